@@ -1,0 +1,240 @@
+//! The lab's files: master and minion configs, file and pillar roots, the
+//! eauth user file. All paths are absolute and under the lab's root.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::{LabError, LabOptions, MinionSpec};
+
+/// The `myproject` execution module, shared with `docker/`.
+pub const MYPROJECT_MODULE: &str = include_str!("../../../docker/salt/_modules/myproject.py");
+const PILLAR_TOP: &str = include_str!("../../../docker/salt/pillar/top.sls");
+const PILLAR_COMMON: &str = include_str!("../../../docker/salt/pillar/common.sls");
+const PILLAR_FRONTEND: &str = include_str!("../../../docker/salt/pillar/frontend.sls");
+
+/// Nodegroups defined in the lab's master config.
+pub const NODEGROUPS: &[(&str, &str)] = &[("webservers", "G@roles:webserver"), ("cache", "L@redis1")];
+
+/// An eauth user of the lab's `file` eauth backend.
+#[derive(Debug, Clone, Copy)]
+pub struct EauthUser {
+    /// User name.
+    pub username: &'static str,
+    /// Plaintext password.
+    pub password: &'static str,
+    /// The functions the user may run (`external_auth: file: <user>: [...]`).
+    pub allowed: &'static [&'static str],
+}
+
+/// The eauth backend name to pass as `eauth` (`salt -a file`).
+pub const EAUTH_BACKEND: &str = "file";
+
+/// The lab's eauth users: alice may run `test.*` and `myproject.*`, bob only
+/// `grains.*`.
+pub const EAUTH_USERS: &[EauthUser] = &[
+    EauthUser {
+        username: "alice",
+        password: "alice-secret",
+        allowed: &["test.*", "myproject.*"],
+    },
+    EauthUser {
+        username: "bob",
+        password: "bob-secret",
+        allowed: &["grains.*"],
+    },
+];
+
+/// A function refused to everyone by `publisher_acl_blacklist`.
+pub const BLACKLISTED_FUNCTION: &str = "test.rand_sleep";
+
+/// Paths of one lab, derived from its root.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub(crate) root: PathBuf,
+}
+
+impl Layout {
+    pub(crate) fn master_config_dir(&self) -> PathBuf {
+        self.root.join("etc/salt")
+    }
+    pub(crate) fn master_cachedir(&self) -> PathBuf {
+        self.root.join("var/cache/salt/master")
+    }
+    pub(crate) fn master_sock_dir(&self) -> PathBuf {
+        self.root.join("var/run/salt/master")
+    }
+    pub(crate) fn master_pki_dir(&self) -> PathBuf {
+        self.root.join("etc/salt/pki/master")
+    }
+    pub(crate) fn master_log(&self) -> PathBuf {
+        self.root.join("var/log/salt/master")
+    }
+    pub(crate) fn master_output(&self) -> PathBuf {
+        self.root.join("var/log/salt/master.out")
+    }
+    pub(crate) fn file_root(&self) -> PathBuf {
+        self.root.join("srv/salt")
+    }
+    pub(crate) fn pillar_root(&self) -> PathBuf {
+        self.root.join("srv/pillar")
+    }
+    pub(crate) fn eauth_file(&self) -> PathBuf {
+        self.root.join("etc/salt/eauth-users.txt")
+    }
+    pub(crate) fn evidence_dir(&self) -> PathBuf {
+        self.root.join("evidence")
+    }
+    pub(crate) fn minion_root(&self, id: &str) -> PathBuf {
+        self.root.join("minions").join(id)
+    }
+    pub(crate) fn minion_config_dir(&self, id: &str) -> PathBuf {
+        self.minion_root(id).join("etc/salt")
+    }
+    pub(crate) fn minion_log(&self, id: &str) -> PathBuf {
+        self.minion_root(id).join("var/log/salt/minion")
+    }
+    pub(crate) fn minion_output(&self, id: &str) -> PathBuf {
+        self.minion_root(id).join("var/log/salt/minion.out")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ports {
+    pub(crate) publish: u16,
+    pub(crate) ret: u16,
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), LabError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| LabError::io("create directory", dir, e))?;
+    }
+    fs::write(path, contents).map_err(|e| LabError::io("write", path, e))
+}
+
+fn mkdir(path: &Path) -> Result<(), LabError> {
+    fs::create_dir_all(path).map_err(|e| LabError::io("create directory", path, e))
+}
+
+fn yaml(value: &Value) -> String {
+    serde_yaml_ng::to_string(value).expect("a JSON value always serializes to YAML")
+}
+
+fn p(path: PathBuf) -> Value {
+    Value::String(path.to_string_lossy().into_owned())
+}
+
+fn log_level() -> String {
+    std::env::var("SALTWIRE_LAB_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned())
+}
+
+fn heartbeat(config: &mut Map<String, Value>, opts: &LabOptions) {
+    if let Some(ivl) = opts.zmq_heartbeat_ivl_ms {
+        config.insert("zmq_heartbeat_ivl".into(), json!(ivl));
+        config.insert("zmq_heartbeat_timeout".into(), json!(ivl.saturating_mul(3)));
+    }
+}
+
+pub(crate) fn master_config(layout: &Layout, opts: &LabOptions, ports: &Ports, user: &str) -> Value {
+    let mut eauth = Map::new();
+    eauth.insert("^filename".into(), p(layout.eauth_file()));
+    eauth.insert("^filetype".into(), json!("text"));
+    eauth.insert("^hashtype".into(), json!("plaintext"));
+    for u in EAUTH_USERS {
+        eauth.insert(u.username.into(), json!(u.allowed));
+    }
+    let nodegroups: Map<String, Value> = NODEGROUPS
+        .iter()
+        .map(|(name, expr)| ((*name).to_owned(), json!(expr)))
+        .collect();
+    let mut config = json!({
+        "root_dir": p(layout.root.clone()),
+        "pki_dir": p(layout.master_pki_dir()),
+        "cachedir": p(layout.master_cachedir()),
+        "sock_dir": p(layout.master_sock_dir()),
+        "log_file": p(layout.master_log()),
+        "key_logfile": p(layout.root.join("var/log/salt/key")),
+        "pidfile": p(layout.root.join("var/run/salt-master.pid")),
+        "log_level": "warning",
+        "log_level_logfile": log_level(),
+        "user": user,
+        "interface": "127.0.0.1",
+        "publish_port": ports.publish,
+        "ret_port": ports.ret,
+        "auto_accept": true,
+        "worker_threads": 2,
+        "file_roots": {"base": [p(layout.file_root())]},
+        "pillar_roots": {"base": [p(layout.pillar_root())]},
+        "nodegroups": nodegroups,
+        "external_auth": {EAUTH_BACKEND: eauth},
+        "publisher_acl_blacklist": {"modules": [BLACKLISTED_FUNCTION]},
+        "enable_gpu_grains": false,
+        "enable_fqdns_grains": false,
+    });
+    heartbeat(config.as_object_mut().expect("object"), opts);
+    config
+}
+
+pub(crate) fn minion_config(
+    layout: &Layout,
+    opts: &LabOptions,
+    ports: &Ports,
+    user: &str,
+    minion: &MinionSpec,
+) -> Value {
+    let root = layout.minion_root(&minion.id);
+    let mut config = json!({
+        "id": minion.id,
+        "root_dir": p(root.clone()),
+        "pki_dir": p(root.join("etc/salt/pki/minion")),
+        "cachedir": p(root.join("var/cache/salt/minion")),
+        "sock_dir": p(root.join("var/run/salt/minion")),
+        "log_file": p(layout.minion_log(&minion.id)),
+        "pidfile": p(root.join("var/run/salt-minion.pid")),
+        "log_level": "warning",
+        "log_level_logfile": log_level(),
+        "user": user,
+        "master": "127.0.0.1",
+        "master_port": ports.ret,
+        "publish_port": ports.publish,
+        "grains": {"roles": minion.roles},
+        "acceptance_wait_time": 1,
+        "acceptance_wait_time_max": 2,
+        "random_reauth_delay": 0,
+        "recon_default": 100,
+        "recon_max": 1000,
+        "recon_randomize": false,
+        "auth_timeout": 5,
+        "enable_gpu_grains": false,
+        "enable_fqdns_grains": false,
+        "module_dirs": [p(layout.file_root().join("_modules"))],
+        "myproject_evidence_dir": p(layout.evidence_dir()),
+    });
+    heartbeat(config.as_object_mut().expect("object"), opts);
+    config
+}
+
+/// Writes every file of the lab under `layout.root`.
+pub(crate) fn write_all(layout: &Layout, opts: &LabOptions, ports: &Ports, user: &str) -> Result<(), LabError> {
+    let config_dir = layout.master_config_dir();
+    write(&config_dir.join("master"), &yaml(&master_config(layout, opts, ports, user)))?;
+    write(&config_dir.join("master.d/zz-extra.conf"), &opts.extra_master_config)?;
+    let eauth: String = EAUTH_USERS
+        .iter()
+        .map(|u| format!("{}:{}\n", u.username, u.password))
+        .collect();
+    write(&layout.eauth_file(), &eauth)?;
+    write(&layout.file_root().join("_modules/myproject.py"), MYPROJECT_MODULE)?;
+    write(&layout.pillar_root().join("top.sls"), PILLAR_TOP)?;
+    write(&layout.pillar_root().join("common.sls"), PILLAR_COMMON)?;
+    write(&layout.pillar_root().join("frontend.sls"), PILLAR_FRONTEND)?;
+    mkdir(&layout.evidence_dir())?;
+    mkdir(&layout.master_log().parent().expect("log dir").to_path_buf())?;
+    for minion in &opts.minions {
+        let cfg = minion_config(layout, opts, ports, user, minion);
+        write(&layout.minion_config_dir(&minion.id).join("minion"), &yaml(&cfg))?;
+        mkdir(&layout.minion_log(&minion.id).parent().expect("log dir").to_path_buf())?;
+    }
+    Ok(())
+}
