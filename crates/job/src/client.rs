@@ -455,7 +455,7 @@ impl JobRun {
                 tokio::select! {
                     item = self.sub.recv() => match item {
                         Some(BusItem::Event(event)) => self.handle_event(event),
-                        Some(BusItem::Reconnected) => self.check_job_cache(),
+                        Some(_gap) => self.check_job_cache(),
                         None => self.bus_open = false,
                     },
                     _ = tokio::time::sleep_until(wake) => {}

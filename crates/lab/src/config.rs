@@ -13,9 +13,15 @@ pub const MYPROJECT_MODULE: &str = include_str!("../../../docker/salt/_modules/m
 const PILLAR_TOP: &str = include_str!("../../../docker/salt/pillar/top.sls");
 const PILLAR_COMMON: &str = include_str!("../../../docker/salt/pillar/common.sls");
 const PILLAR_FRONTEND: &str = include_str!("../../../docker/salt/pillar/frontend.sls");
+/// Nodegroups, eauth and blacklist, shared with the docker master.
+const SHARED_MASTER_CONF: &str = include_str!("../../../docker/salt/master.d/saltwire.conf");
+/// The eauth users file, shared with the docker master.
+const EAUTH_USERS_FILE: &str = include_str!("../../../docker/salt/eauth-users.txt");
 
-/// Nodegroups defined in the lab's master config.
-pub const NODEGROUPS: &[(&str, &str)] = &[("webservers", "G@roles:webserver"), ("cache", "L@redis1")];
+/// Nodegroups defined in the lab's master config
+/// (`docker/salt/master.d/saltwire.conf`).
+pub const NODEGROUPS: &[(&str, &str)] =
+    &[("webservers", "G@roles:webserver"), ("cache", "L@redis1")];
 
 /// An eauth user of the lab's `file` eauth backend.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +38,7 @@ pub struct EauthUser {
 pub const EAUTH_BACKEND: &str = "file";
 
 /// The lab's eauth users: alice may run `test.*` and `myproject.*`, bob only
-/// `grains.*`.
+/// `grains.*` (`docker/salt/master.d/saltwire.conf`, `docker/salt/eauth-users.txt`).
 pub const EAUTH_USERS: &[EauthUser] = &[
     EauthUser {
         username: "alice",
@@ -46,7 +52,8 @@ pub const EAUTH_USERS: &[EauthUser] = &[
     },
 ];
 
-/// A function refused to everyone by `publisher_acl_blacklist`.
+/// A function refused to everyone by `publisher_acl_blacklist`
+/// (`docker/salt/master.d/saltwire.conf`).
 pub const BLACKLISTED_FUNCTION: &str = "test.rand_sleep";
 
 /// Paths of one lab, derived from its root.
@@ -125,8 +132,20 @@ fn p(path: PathBuf) -> Value {
     Value::String(path.to_string_lossy().into_owned())
 }
 
+/// Log level of the daemons' log files: `$SALTWIRE_LAB_LOG_LEVEL`, else `info`.
 fn log_level() -> String {
-    std::env::var("SALTWIRE_LAB_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned())
+    std::env::var("SALTWIRE_LAB_LOG_LEVEL")
+        .ok()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "info".to_owned())
+}
+
+/// Whether the daemons' log files include `info` messages.
+pub(crate) fn logs_info() -> bool {
+    matches!(
+        log_level().as_str(),
+        "info" | "profile" | "debug" | "trace" | "garbage" | "all"
+    )
 }
 
 fn heartbeat(config: &mut Map<String, Value>, opts: &LabOptions) {
@@ -136,18 +155,12 @@ fn heartbeat(config: &mut Map<String, Value>, opts: &LabOptions) {
     }
 }
 
-pub(crate) fn master_config(layout: &Layout, opts: &LabOptions, ports: &Ports, user: &str) -> Value {
-    let mut eauth = Map::new();
-    eauth.insert("^filename".into(), p(layout.eauth_file()));
-    eauth.insert("^filetype".into(), json!("text"));
-    eauth.insert("^hashtype".into(), json!("plaintext"));
-    for u in EAUTH_USERS {
-        eauth.insert(u.username.into(), json!(u.allowed));
-    }
-    let nodegroups: Map<String, Value> = NODEGROUPS
-        .iter()
-        .map(|(name, expr)| ((*name).to_owned(), json!(expr)))
-        .collect();
+pub(crate) fn master_config(
+    layout: &Layout,
+    opts: &LabOptions,
+    ports: &Ports,
+    user: &str,
+) -> Value {
     let mut config = json!({
         "root_dir": p(layout.root.clone()),
         "pki_dir": p(layout.master_pki_dir()),
@@ -166,14 +179,29 @@ pub(crate) fn master_config(layout: &Layout, opts: &LabOptions, ports: &Ports, u
         "worker_threads": 2,
         "file_roots": {"base": [p(layout.file_root())]},
         "pillar_roots": {"base": [p(layout.pillar_root())]},
-        "nodegroups": nodegroups,
-        "external_auth": {EAUTH_BACKEND: eauth},
-        "publisher_acl_blacklist": {"modules": [BLACKLISTED_FUNCTION]},
         "enable_gpu_grains": false,
         "enable_fqdns_grains": false,
     });
-    heartbeat(config.as_object_mut().expect("object"), opts);
+    let map = config.as_object_mut().expect("object");
+    for (key, value) in shared_master_conf(layout) {
+        map.insert(key, value);
+    }
+    heartbeat(map, opts);
     config
+}
+
+/// `docker/salt/master.d/saltwire.conf` with the eauth file moved into the lab.
+fn shared_master_conf(layout: &Layout) -> Map<String, Value> {
+    let mut shared: Map<String, Value> =
+        serde_yaml_ng::from_str(SHARED_MASTER_CONF).expect("saltwire.conf is a YAML mapping");
+    if let Some(backend) = shared
+        .get_mut("external_auth")
+        .and_then(|e| e.get_mut(EAUTH_BACKEND))
+        .and_then(Value::as_object_mut)
+    {
+        backend.insert("^filename".into(), p(layout.eauth_file()));
+    }
+    shared
 }
 
 pub(crate) fn minion_config(
@@ -216,25 +244,77 @@ pub(crate) fn minion_config(
 }
 
 /// Writes every file of the lab under `layout.root`.
-pub(crate) fn write_all(layout: &Layout, opts: &LabOptions, ports: &Ports, user: &str) -> Result<(), LabError> {
+pub(crate) fn write_all(
+    layout: &Layout,
+    opts: &LabOptions,
+    ports: &Ports,
+    user: &str,
+) -> Result<(), LabError> {
     let config_dir = layout.master_config_dir();
-    write(&config_dir.join("master"), &yaml(&master_config(layout, opts, ports, user)))?;
-    write(&config_dir.join("master.d/zz-extra.conf"), &opts.extra_master_config)?;
-    let eauth: String = EAUTH_USERS
-        .iter()
-        .map(|u| format!("{}:{}\n", u.username, u.password))
-        .collect();
-    write(&layout.eauth_file(), &eauth)?;
-    write(&layout.file_root().join("_modules/myproject.py"), MYPROJECT_MODULE)?;
+    write(
+        &config_dir.join("master"),
+        &yaml(&master_config(layout, opts, ports, user)),
+    )?;
+    write(
+        &config_dir.join("master.d/zz-extra.conf"),
+        &opts.extra_master_config,
+    )?;
+    write(&layout.eauth_file(), EAUTH_USERS_FILE)?;
+    write(
+        &layout.file_root().join("_modules/myproject.py"),
+        MYPROJECT_MODULE,
+    )?;
     write(&layout.pillar_root().join("top.sls"), PILLAR_TOP)?;
     write(&layout.pillar_root().join("common.sls"), PILLAR_COMMON)?;
     write(&layout.pillar_root().join("frontend.sls"), PILLAR_FRONTEND)?;
     mkdir(&layout.evidence_dir())?;
-    mkdir(&layout.master_log().parent().expect("log dir").to_path_buf())?;
+    mkdir(&layout.root.join("var/log/salt"))?;
     for minion in &opts.minions {
         let cfg = minion_config(layout, opts, ports, user, minion);
-        write(&layout.minion_config_dir(&minion.id).join("minion"), &yaml(&cfg))?;
-        mkdir(&layout.minion_log(&minion.id).parent().expect("log dir").to_path_buf())?;
+        write(
+            &layout.minion_config_dir(&minion.id).join("minion"),
+            &yaml(&cfg),
+        )?;
+        mkdir(&layout.minion_root(&minion.id).join("var/log/salt"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Map<String, Value> {
+        shared_master_conf(&Layout {
+            root: PathBuf::from("/tmp/swl-x"),
+        })
+    }
+
+    #[test]
+    fn constants_match_the_shared_master_conf() {
+        let conf = shared();
+        let groups = conf["nodegroups"].as_object().unwrap();
+        assert_eq!(groups.len(), NODEGROUPS.len());
+        for (name, expr) in NODEGROUPS {
+            assert_eq!(groups[*name], *expr);
+        }
+        let eauth = &conf["external_auth"][EAUTH_BACKEND];
+        assert_eq!(eauth["^filename"], "/tmp/swl-x/etc/salt/eauth-users.txt");
+        for user in EAUTH_USERS {
+            assert_eq!(eauth[user.username], json!(user.allowed));
+        }
+        assert_eq!(
+            conf["publisher_acl_blacklist"]["modules"],
+            json!([BLACKLISTED_FUNCTION])
+        );
+    }
+
+    #[test]
+    fn constants_match_the_eauth_users_file() {
+        let lines: Vec<String> = EAUTH_USERS
+            .iter()
+            .map(|u| format!("{}:{}", u.username, u.password))
+            .collect();
+        assert_eq!(EAUTH_USERS_FILE.lines().collect::<Vec<_>>(), lines);
+    }
 }

@@ -58,7 +58,9 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-pub use config::{EauthUser, BLACKLISTED_FUNCTION, EAUTH_BACKEND, EAUTH_USERS, MYPROJECT_MODULE, NODEGROUPS};
+pub use config::{
+    EauthUser, BLACKLISTED_FUNCTION, EAUTH_BACKEND, EAUTH_USERS, MYPROJECT_MODULE, NODEGROUPS,
+};
 pub use error::LabError;
 pub use venv::{ensure_venv, repo_root, venv_dir, DEFAULT_SALT_VERSION, SUPPORTED_SALT_VERSIONS};
 
@@ -75,6 +77,9 @@ pub const KEEP_ENV: &str = "SALTWIRE_LAB_KEEP";
 const PING_TIMEOUT_SECS: &str = "5";
 /// Pause between readiness checks.
 const POLL: Duration = Duration::from_millis(100);
+/// What a minion logs (at `info`) once it has authenticated, loaded its
+/// modules and subscribed to publications, in 3006, 3007 and 3008 alike.
+const MINION_READY_LINE: &str = "Minion is ready to receive requests!";
 /// Lines of each log quoted in a readiness error.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -149,6 +154,9 @@ pub struct Lab {
     ports: Ports,
     master: Option<Daemon>,
     minions: BTreeMap<String, Daemon>,
+    /// Length of each minion's log when it was last spawned: the ready line
+    /// is looked for after it.
+    log_offsets: BTreeMap<String, u64>,
     started_in: Duration,
     dir: Option<tempfile::TempDir>,
 }
@@ -180,6 +188,7 @@ impl Lab {
             ports,
             master: None,
             minions: BTreeMap::new(),
+            log_offsets: BTreeMap::new(),
             started_in: Duration::ZERO,
             dir: Some(dir),
         };
@@ -190,7 +199,7 @@ impl Lab {
         }
         let deadline = started + lab.opts.ready_timeout;
         lab.wait_master(started, deadline)?;
-        lab.wait_minions(&ids, started, deadline)?;
+        lab.wait_minions(&ids, Spawned::Now, started, deadline)?;
         lab.started_in = started.elapsed();
         Ok(lab)
     }
@@ -293,7 +302,12 @@ impl Lab {
         }
         let started = Instant::now();
         self.spawn_minion(id)?;
-        self.wait_minions(&[id.to_owned()], started, started + self.opts.ready_timeout)
+        self.wait_minions(
+            &[id.to_owned()],
+            Spawned::Now,
+            started,
+            started + self.opts.ready_timeout,
+        )
     }
 
     /// Restarts the master and waits until every running minion answers again.
@@ -306,7 +320,7 @@ impl Lab {
         let deadline = started + self.opts.ready_timeout;
         self.wait_master(started, deadline)?;
         let running: Vec<String> = self.minions.keys().cloned().collect();
-        self.wait_minions(&running, started, deadline)
+        self.wait_minions(&running, Spawned::Before, started, deadline)
     }
 
     /// The evidence file `myproject.<name>` wrote on `minion`: one line per
@@ -353,12 +367,19 @@ impl Lab {
 
     fn spawn_master(&mut self) -> Result<(), LabError> {
         let cmd = self.daemon_command("salt-master", &self.config_dir);
-        let daemon = Daemon::spawn("salt-master".into(), cmd, &self.layout.master_output(), &self.layout.root)?;
+        let daemon = Daemon::spawn(
+            "salt-master".into(),
+            cmd,
+            &self.layout.master_output(),
+            &self.layout.root,
+        )?;
         self.master = Some(daemon);
         Ok(())
     }
 
     fn spawn_minion(&mut self, id: &str) -> Result<(), LabError> {
+        let offset = fs::metadata(self.layout.minion_log(id)).map_or(0, |m| m.len());
+        self.log_offsets.insert(id.to_owned(), offset);
         let cmd = self.daemon_command("salt-minion", &self.layout.minion_config_dir(id));
         let daemon = Daemon::spawn(
             format!("salt-minion {id}"),
@@ -417,15 +438,25 @@ impl Lab {
     }
 
     /// Waits until each of `ids` is accepted, has grains in the master's
-    /// cache and answers `test.ping`.
-    fn wait_minions(&mut self, ids: &[String], started: Instant, deadline: Instant) -> Result<(), LabError> {
+    /// cache, has logged that it is ready (if it was just spawned) and
+    /// answers `test.ping`.
+    fn wait_minions(
+        &mut self,
+        ids: &[String],
+        spawned: Spawned,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(), LabError> {
         if ids.is_empty() {
             return Ok(());
         }
         let accepted = self.pki_dir().join("minions");
         loop {
             self.check_alive("key acceptance", started)?;
-            let missing: Vec<&String> = ids.iter().filter(|id| !accepted.join(id).exists()).collect();
+            let missing: Vec<&String> = ids
+                .iter()
+                .filter(|id| !accepted.join(id).exists())
+                .collect();
             if missing.is_empty() {
                 break;
             }
@@ -442,10 +473,32 @@ impl Lab {
                 break;
             }
             if Instant::now() >= deadline {
-                let reason = format!("no cached grains for {missing:?} in {}", self.cachedir().display());
+                let reason = format!(
+                    "no cached grains for {missing:?} in {}",
+                    self.cachedir().display()
+                );
                 return Err(self.not_ready("grains cache", reason, started));
             }
             thread::sleep(POLL);
+        }
+        // A ping sent before a minion subscribes costs the whole CLI timeout,
+        // so wait for the minion's own word first when it is to be had.
+        if spawned == Spawned::Now && config::logs_info() {
+            loop {
+                self.check_alive("minion start", started)?;
+                let missing: Vec<&String> = ids
+                    .iter()
+                    .filter(|id| !self.minion_logged_ready(id))
+                    .collect();
+                if missing.is_empty() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let reason = format!("{missing:?} did not log {MINION_READY_LINE:?}");
+                    return Err(self.not_ready("minion start", reason, started));
+                }
+                thread::sleep(POLL);
+            }
         }
         loop {
             self.check_alive("test.ping", started)?;
@@ -468,9 +521,27 @@ impl Lab {
             || cache.join("minions").join(id).join("data.p").exists()
     }
 
+    fn minion_logged_ready(&self, id: &str) -> bool {
+        let offset = self.log_offsets.get(id).copied().unwrap_or(0);
+        let Ok(log) = fs::read(self.layout.minion_log(id)) else {
+            return false;
+        };
+        let fresh = log.get(offset as usize..).unwrap_or(&[]);
+        String::from_utf8_lossy(fresh).contains(MINION_READY_LINE)
+    }
+
     fn ping(&self, ids: &[String]) -> Result<(), String> {
         let list = ids.join(",");
-        let out = self.salt(&["--out", "json", "--static", "-t", PING_TIMEOUT_SECS, "-L", &list, "test.ping"]);
+        let out = self.salt(&[
+            "--out",
+            "json",
+            "--static",
+            "-t",
+            PING_TIMEOUT_SECS,
+            "-L",
+            &list,
+            "test.ping",
+        ]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let parsed: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| {
             format!(
@@ -487,7 +558,10 @@ impl Lab {
         if silent.is_empty() {
             Ok(())
         } else {
-            Err(format!("test.ping not True from {silent:?}: {}", stdout.trim()))
+            Err(format!(
+                "test.ping not True from {silent:?}: {}",
+                stdout.trim()
+            ))
         }
     }
 
@@ -500,8 +574,14 @@ impl Lab {
         section("master log".into(), self.layout.master_log());
         section("master stdout/stderr".into(), self.layout.master_output());
         for minion in &self.opts.minions {
-            section(format!("minion {} log", minion.id), self.layout.minion_log(&minion.id));
-            section(format!("minion {} stdout/stderr", minion.id), self.layout.minion_output(&minion.id));
+            section(
+                format!("minion {} log", minion.id),
+                self.layout.minion_log(&minion.id),
+            );
+            section(
+                format!("minion {} stdout/stderr", minion.id),
+                self.layout.minion_output(&minion.id),
+            );
         }
         LabError::NotReady {
             stage,
@@ -531,6 +611,14 @@ impl Drop for Lab {
     }
 }
 
+/// Whether the minions being waited for were spawned by this call or were
+/// already running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spawned {
+    Now,
+    Before,
+}
+
 fn validate(opts: &LabOptions) -> Result<(), LabError> {
     if opts.minions.is_empty() {
         return Err(LabError::Options("at least one minion is needed".into()));
@@ -539,7 +627,9 @@ fn validate(opts: &LabOptions) -> Result<(), LabError> {
     for m in &opts.minions {
         let ok = !m.id.is_empty()
             && m.id.len() <= 32
-            && m.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && m.id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !ok {
             return Err(LabError::Options(format!(
                 "minion id {:?} must be 1-32 characters of [A-Za-z0-9._-]",
@@ -547,7 +637,10 @@ fn validate(opts: &LabOptions) -> Result<(), LabError> {
             )));
         }
         if !seen.insert(m.id.as_str()) {
-            return Err(LabError::Options(format!("minion id {:?} is listed twice", m.id)));
+            return Err(LabError::Options(format!(
+                "minion id {:?} is listed twice",
+                m.id
+            )));
         }
     }
     Ok(())
@@ -556,7 +649,8 @@ fn validate(opts: &LabOptions) -> Result<(), LabError> {
 /// Two distinct free TCP ports on 127.0.0.1 (publish, ret).
 fn free_ports() -> Result<(u16, u16), LabError> {
     let bind = || {
-        TcpListener::bind("127.0.0.1:0").map_err(|e| LabError::io("bind a free port on", "127.0.0.1", e))
+        TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| LabError::io("bind a free port on", "127.0.0.1", e))
     };
     let a = bind()?;
     let b = bind()?;

@@ -21,8 +21,10 @@ pub(crate) const TAG_ENV: &str = "SALTWIRE_LAB_TAG";
 /// later lab can reap daemons whose owner was killed before it could drop.
 pub(crate) const OWNER_ENV: &str = "SALTWIRE_LAB_OWNER";
 
-/// How long a process group gets between SIGTERM and SIGKILL.
-const TERM_GRACE: Duration = Duration::from_secs(5);
+/// How long a process group gets between SIGTERM and SIGKILL. A salt-master
+/// exits in about 2 s; a salt-minion can take longer than that to wind down
+/// its process manager, and nothing of a lab needs a clean minion exit.
+const TERM_GRACE: Duration = Duration::from_secs(3);
 /// How long to wait for a SIGKILLed group to disappear.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
@@ -180,9 +182,7 @@ pub(crate) fn tagged_processes(tag: &Path) -> Vec<Pid> {
     all_pids()
         .filter(|&pid| pid != me)
         .filter(|&pid| matches!(stat_of(pid), Some((s, _)) if s != 'Z'))
-        .filter(|&pid| {
-            environ_of(pid).is_some_and(|env| env_value(&env, TAG_ENV) == Some(tag))
-        })
+        .filter(|&pid| environ_of(pid).is_some_and(|env| env_value(&env, TAG_ENV) == Some(tag)))
         .collect()
 }
 
@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn stat_of_self() {
         let (state, pgrp) = stat_of(Pid::this()).unwrap();
-        assert_eq!(state, 'R');
+        assert_ne!(state, 'Z');
         assert_eq!(pgrp, nix::unistd::getpgrp().as_raw());
     }
 }

@@ -35,7 +35,10 @@ pub fn ensure_venv(version: &str) -> Result<PathBuf, LabError> {
         return Err(LabError::Venv {
             version: version.to_owned(),
             path: venv,
-            message: format!("unsupported version (supported: {})", SUPPORTED_SALT_VERSIONS.join(", ")),
+            message: format!(
+                "unsupported version (supported: {})",
+                SUPPORTED_SALT_VERSIONS.join(", ")
+            ),
         });
     }
     let complete = || {

@@ -37,9 +37,6 @@ const CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const GAP_RETRY: Duration = Duration::from_millis(50);
 /// Read buffer size; frames larger than this are reassembled by the decoder.
 const READ_BUF: usize = 64 * 1024;
-/// Undecodable frames in a row after which the stream is assumed out of step
-/// and reopened.
-const MAX_CONSECUTIVE_BAD_FRAMES: u32 = 16;
 
 /// Where the master publishes its events.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +94,9 @@ pub struct EventBus {
 
 impl fmt::Debug for EventBus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventBus").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("EventBus")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,12 +105,14 @@ impl fmt::Debug for EventBus {
 pub struct Subscription {
     items: mpsc::Receiver<BusItem>,
     // Keeps the driver running while the subscription is alive.
-    _bus: EventBus,
+    bus: EventBus,
 }
 
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscription").field("endpoint", &self._bus.endpoint).finish_non_exhaustive()
+        f.debug_struct("Subscription")
+            .field("endpoint", &self.bus.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,9 +137,13 @@ impl EventBus {
     /// is told apart quickly. Once connected, a dropped stream is reopened in
     /// the background.
     pub async fn connect(endpoint: BusEndpoint) -> Result<EventBus, TransportError> {
-        let stream = BusStream::open(&endpoint)
-            .await
-            .map_err(|source| TransportError::Connect { endpoint: endpoint.to_string(), source })?;
+        let stream =
+            BusStream::open(&endpoint)
+                .await
+                .map_err(|source| TransportError::Connect {
+                    endpoint: endpoint.to_string(),
+                    source,
+                })?;
         let (commands, queue) = mpsc::unbounded_channel();
         let driver = Driver {
             endpoint: endpoint.clone(),
@@ -166,7 +171,10 @@ impl EventBus {
             tx,
             owed: None,
         }));
-        Subscription { items, _bus: self.clone() }
+        Subscription {
+            items,
+            bus: self.clone(),
+        }
     }
 }
 
@@ -219,7 +227,9 @@ impl Gap {
     fn and(owed: Option<Gap>, dropped: &BusItem) -> Gap {
         match (owed, dropped) {
             (Some(Gap::Reconnected), _) | (_, BusItem::Reconnected) => Gap::Reconnected,
-            (Some(Gap::Lagged(n)), BusItem::Lagged { missed }) => Gap::Lagged(n.saturating_add(*missed)),
+            (Some(Gap::Lagged(n)), BusItem::Lagged { missed }) => {
+                Gap::Lagged(n.saturating_add(*missed))
+            }
             (None, BusItem::Lagged { missed }) => Gap::Lagged(*missed),
             (Some(Gap::Lagged(n)), BusItem::Event(_)) => Gap::Lagged(n.saturating_add(1)),
             (None, BusItem::Event(_)) => Gap::Lagged(1),
@@ -337,7 +347,11 @@ impl Driver {
 
     fn dispatch(&mut self, event: Event) {
         self.subscribers.retain(|s| !s.tx.is_closed());
-        let mut matching = self.subscribers.iter_mut().filter(|s| event.tag.starts_with(&s.prefix)).peekable();
+        let mut matching = self
+            .subscribers
+            .iter_mut()
+            .filter(|s| event.tag.starts_with(&s.prefix))
+            .peekable();
         while let Some(s) = matching.next() {
             if matching.peek().is_some() {
                 s.offer(BusItem::Event(event.clone()));
@@ -371,6 +385,9 @@ impl Driver {
                         if !self.decode(&mut decoder) {
                             return Flow::Lost;
                         }
+                        if self.owes_gaps() {
+                            self.settle_gaps();
+                        }
                     }
                 },
                 () = tokio::time::sleep(GAP_RETRY), if self.owes_gaps() => self.settle_gaps(),
@@ -378,24 +395,17 @@ impl Driver {
         }
     }
 
-    /// Dispatches every complete event; `false` if the stream looks out of step.
+    /// Dispatches every complete event; `false` if the stream lost its framing.
     fn decode(&mut self, decoder: &mut EventDecoder) -> bool {
-        let mut bad_in_a_row = 0;
         loop {
             match decoder.poll_event() {
-                Ok(Some(event)) => {
-                    bad_in_a_row = 0;
-                    self.dispatch(event);
-                }
+                Ok(Some(event)) => self.dispatch(event),
                 Ok(None) => return true,
-                Err(_) => {
-                    // The decoder skipped the frame; whoever wanted it lost it.
-                    self.broadcast(BusItem::Lagged { missed: 1 });
-                    bad_in_a_row += 1;
-                    if bad_in_a_row >= MAX_CONSECUTIVE_BAD_FRAMES {
-                        return false;
-                    }
-                }
+                // Nowhere to resume reading: reopen the stream, which owes
+                // every subscription a `Reconnected`.
+                Err(_) if decoder.is_failed() => return false,
+                // The decoder skipped one bad frame; whoever wanted it lost it.
+                Err(_) => self.broadcast(BusItem::Lagged { missed: 1 }),
             }
         }
     }
@@ -417,7 +427,8 @@ impl Driver {
                     () = &mut pause => break,
                 }
             }
-            let attempt = tokio::time::timeout(CONNECT_ATTEMPT_TIMEOUT, BusStream::open(&self.endpoint));
+            let attempt =
+                tokio::time::timeout(CONNECT_ATTEMPT_TIMEOUT, BusStream::open(&self.endpoint));
             if let Ok(Ok(stream)) = attempt.await {
                 return Some(stream);
             }

@@ -27,15 +27,6 @@ pub enum TransportError {
         /// The timeout that expired.
         after: Duration,
     },
-    /// An established stream failed while it was being read.
-    #[error("reading from {endpoint}: {source}")]
-    Io {
-        /// The endpoint being read.
-        endpoint: String,
-        /// What the operating system said.
-        #[source]
-        source: io::Error,
-    },
     /// The driver behind this handle has stopped (its runtime shut down).
     #[error("the transport driver has stopped")]
     Closed,
@@ -72,7 +63,12 @@ fn is_unreachable_kind(kind: io::ErrorKind) -> bool {
     use io::ErrorKind::*;
     matches!(
         kind,
-        NotFound | ConnectionRefused | ConnectionReset | ConnectionAborted | AddrNotAvailable | TimedOut
+        NotFound
+            | ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | AddrNotAvailable
+            | TimedOut
     )
 }
 

@@ -54,7 +54,9 @@ pub struct ReqChannel {
 
 impl fmt::Debug for ReqChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReqChannel").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("ReqChannel")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,12 +79,23 @@ impl ReqChannel {
         let context = zmq::Context::new();
         let socket = open_socket(&context, endpoint)?;
         let (jobs, queue) = std_mpsc::channel();
-        let driver = Driver { endpoint: endpoint.to_owned(), context, socket: Some(socket), queue };
+        let driver = Driver {
+            endpoint: endpoint.to_owned(),
+            context,
+            socket: Some(socket),
+            queue,
+        };
         thread::Builder::new()
             .name("saltwire-req".into())
             .spawn(move || driver.run())
-            .map_err(|source| TransportError::Connect { endpoint: endpoint.to_owned(), source })?;
-        Ok(ReqChannel { endpoint: endpoint.into(), jobs })
+            .map_err(|source| TransportError::Connect {
+                endpoint: endpoint.to_owned(),
+                source,
+            })?;
+        Ok(ReqChannel {
+            endpoint: endpoint.into(),
+            jobs,
+        })
     }
 
     /// The endpoint this channel sends to.
@@ -104,18 +117,29 @@ impl ReqChannel {
         let (reply, reply_rx) = oneshot::channel();
         let deadline = Instant::now().checked_add(timeout);
         self.jobs
-            .send(Job { payload, timeout, deadline, reply })
+            .send(Job {
+                payload,
+                timeout,
+                deadline,
+                reply,
+            })
             .map_err(|_| TransportError::Closed)?;
         match tokio::time::timeout(timeout, reply_rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(TransportError::Closed),
-            Err(_) => Err(TransportError::Timeout { endpoint: self.endpoint.to_string(), after: timeout }),
+            Err(_) => Err(TransportError::Timeout {
+                endpoint: self.endpoint.to_string(),
+                after: timeout,
+            }),
         }
     }
 }
 
 fn zmq_error(endpoint: &str, error: zmq::Error) -> TransportError {
-    TransportError::Zmq { endpoint: endpoint.to_owned(), message: error.message().to_owned() }
+    TransportError::Zmq {
+        endpoint: endpoint.to_owned(),
+        message: error.message().to_owned(),
+    }
 }
 
 fn millis(d: Duration) -> i32 {
@@ -187,7 +211,9 @@ impl Driver {
                 }
             }
         }
-        let Some(socket) = self.socket.as_ref() else { return };
+        let Some(socket) = self.socket.as_ref() else {
+            return;
+        };
         let result = round_trip(socket, &job);
         let outcome = match result {
             Ok(reply) => Ok(reply),
@@ -197,9 +223,10 @@ impl Driver {
                 self.socket = None;
                 match failure {
                     Failure::Abandoned => return,
-                    Failure::TimedOut => {
-                        Err(TransportError::Timeout { endpoint: self.endpoint.clone(), after: job.timeout })
-                    }
+                    Failure::TimedOut => Err(TransportError::Timeout {
+                        endpoint: self.endpoint.clone(),
+                        after: job.timeout,
+                    }),
                     Failure::Zmq(e) => Err(zmq_error(&self.endpoint, e)),
                 }
             }

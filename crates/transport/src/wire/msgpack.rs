@@ -141,7 +141,7 @@ pub fn encoded_len(value: &Value, bin_type: bool) -> usize {
         Value::Bin(bytes) if bin_type => {
             let header = match bytes.len() {
                 0..=0xff => 2,
-                0..=0xffff => 3,
+                0x100..=0xffff => 3,
                 _ => 5,
             };
             header + bytes.len()
@@ -165,7 +165,7 @@ pub fn encoded_len(value: &Value, bin_type: bool) -> usize {
             let header = match data.len() {
                 1 | 2 | 4 | 8 | 16 => 2,
                 0..=0xff => 3,
-                0..=0xffff => 4,
+                0x100..=0xffff => 4,
                 _ => 6,
             };
             header + data.len()
@@ -203,7 +203,7 @@ pub fn encode_map_header(out: &mut Vec<u8>, n: usize) {
 pub fn collection_header_len(n: usize) -> usize {
     match n {
         0..=15 => 1,
-        0..=0xffff => 3,
+        16..=0xffff => 3,
         _ => 5,
     }
 }
@@ -211,7 +211,7 @@ pub fn collection_header_len(n: usize) -> usize {
 fn str_header_len(n: usize) -> usize {
     match n {
         0..=31 => 1,
-        0..=0xffff => 3,
+        32..=0xffff => 3,
         _ => 5,
     }
 }
@@ -219,9 +219,9 @@ fn str_header_len(n: usize) -> usize {
 fn uint_len(u: u64) -> usize {
     match u {
         0..=0x7f => 1,
-        0..=0xff => 2,
-        0..=0xffff => 3,
-        0..=0xffff_ffff => 5,
+        0x80..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
         _ => 9,
     }
 }
@@ -229,12 +229,12 @@ fn uint_len(u: u64) -> usize {
 fn encode_uint(out: &mut Vec<u8>, u: u64) {
     match u {
         0..=0x7f => out.push(u as u8),
-        0..=0xff => out.extend_from_slice(&[0xcc, u as u8]),
-        0..=0xffff => {
+        0x80..=0xff => out.extend_from_slice(&[0xcc, u as u8]),
+        0x100..=0xffff => {
             out.push(0xcd);
             out.extend_from_slice(&(u as u16).to_be_bytes());
         }
-        0..=0xffff_ffff => {
+        0x1_0000..=0xffff_ffff => {
             out.push(0xce);
             out.extend_from_slice(&(u as u32).to_be_bytes());
         }
@@ -340,6 +340,10 @@ pub fn decode_prefix(bytes: &[u8], limits: &Limits) -> Result<Option<(Value, usi
         Err(e) => Err(e),
     }
 }
+
+/// Items reserved up front for an array or map; beyond that the vector grows as
+/// items are read, so memory follows the bytes decoded, not the counts announced.
+const MAX_PREALLOCATED_ITEMS: usize = 1024;
 
 /// A cursor over the input. Every length is checked against what is left, and the
 /// end of every value against `max_size`, before anything is allocated.
@@ -503,9 +507,11 @@ impl Reader<'_> {
     fn items(&mut self, n: usize, depth: usize) -> Result<Value, WireError> {
         let depth = self.enter(depth)?;
         // Every item takes at least one byte: a count beyond the input is refused
-        // (or waited for) before any allocation.
+        // (or waited for) before any allocation. The vector then grows with the
+        // items actually read, as every level of nesting could claim the whole
+        // input at once.
         self.need(n)?;
-        let mut items = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n.min(MAX_PREALLOCATED_ITEMS));
         for _ in 0..n {
             items.push(self.value(depth)?);
         }
@@ -515,7 +521,7 @@ impl Reader<'_> {
     fn map(&mut self, n: usize, depth: usize) -> Result<Value, WireError> {
         let depth = self.enter(depth)?;
         self.need(n.saturating_mul(2))?;
-        let mut entries = Vec::with_capacity(n);
+        let mut entries = Vec::with_capacity(n.min(MAX_PREALLOCATED_ITEMS));
         for _ in 0..n {
             let k = self.value(depth)?;
             let v = self.value(depth)?;
@@ -651,6 +657,18 @@ mod tests {
         assert_eq!(decode(&deep, &limits), Err(WireError::TooDeep(16)));
         let ok = &deep[1..];
         assert!(decode(ok, &limits).is_ok());
+        // Each level announces as many items as there are bytes left.
+        let mut claims = Vec::new();
+        for level in 0..16u32 {
+            claims.push(0xdd);
+            claims.extend_from_slice(&(60_000 - 5 * level).to_be_bytes());
+        }
+        claims.resize(60_000, 0xc0);
+        let roomy = Limits {
+            max_size: 1 << 20,
+            max_depth: 32,
+        };
+        assert_eq!(decode_prefix(&claims, &roomy), Ok(None));
         let huge = vec![0x91; 1_000_000];
         assert_eq!(
             decode(&huge, &Limits::default()),

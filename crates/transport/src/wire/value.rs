@@ -6,10 +6,12 @@
 //! keeps the bytes of both families and tries UTF-8 only when asked, so one type
 //! reads both.
 
+use std::fmt;
+
 use super::msgpack::{Limits, EXT_DATETIME, EXT_SALT_CONSTANT};
 
 /// A decoded msgpack value.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Value {
     /// `nil` (Python `None`).
     Nil,
@@ -254,6 +256,33 @@ impl Value {
     }
 }
 
+/// Text shows as text (`Str("web1")`), other bytes escaped (`Str(b"\\xff")`).
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Bytes<'a>(&'a [u8]);
+        impl fmt::Debug for Bytes<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match std::str::from_utf8(self.0) {
+                    Ok(s) => fmt::Debug::fmt(s, f),
+                    Err(_) => write!(f, "b\"{}\"", self.0.escape_ascii()),
+                }
+            }
+        }
+        match self {
+            Value::Nil => f.write_str("Nil"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Value::UInt(u) => f.debug_tuple("UInt").field(u).finish(),
+            Value::Float(x) => f.debug_tuple("Float").field(x).finish(),
+            Value::Str(b) => f.debug_tuple("Str").field(&Bytes(b)).finish(),
+            Value::Bin(b) => f.debug_tuple("Bin").field(&Bytes(b)).finish(),
+            Value::Array(items) => f.debug_tuple("Array").field(items).finish(),
+            Value::Map(entries) => f.debug_tuple("Map").field(entries).finish(),
+            Value::Ext(ty, b) => f.debug_tuple("Ext").field(ty).field(&Bytes(b)).finish(),
+        }
+    }
+}
+
 /// Python's `isoformat()` of a datetime packed as `%Y%m%dT%H:%M:%S.%f`.
 fn datetime_iso(payload: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(payload).ok()?;
@@ -339,8 +368,14 @@ mod tests {
             (Value::str("big"), Value::UInt(u64::MAX)),
             (Value::str("raw"), Value::Str(vec![b'a', 0xff])),
             (Value::str("bin"), Value::Bin(b"abc".to_vec())),
-            (Value::str("dt"), Value::Ext(78, b"20261129T18:05:23.003632".to_vec())),
-            (Value::str("date"), Value::Ext(78, b"20261129T00:00:00.000000".to_vec())),
+            (
+                Value::str("dt"),
+                Value::Ext(78, b"20261129T18:05:23.003632".to_vec()),
+            ),
+            (
+                Value::str("date"),
+                Value::Ext(78, b"20261129T00:00:00.000000".to_vec()),
+            ),
             (Value::str("odd"), Value::Ext(78, b"yesterday".to_vec())),
             (Value::str("const"), Value::Ext(79, constant)),
         ]);
@@ -363,7 +398,8 @@ mod tests {
 
     #[test]
     fn from_json_picks_integer_widths() {
-        let v = Value::from_json(&json!({"a": [1, -1, 18446744073709551615u64, 1.5, "s", null, true]}));
+        let v =
+            Value::from_json(&json!({"a": [1, -1, 18446744073709551615u64, 1.5, "s", null, true]}));
         assert_eq!(
             v,
             Value::map([(
@@ -381,5 +417,18 @@ mod tests {
         );
         assert_eq!(Value::from(5u64), Value::Int(5));
         assert_eq!(Value::Int(-3).as_u64(), None);
+    }
+
+    #[test]
+    fn debug_shows_text() {
+        let v = Value::Array(vec![
+            Value::str("web1"),
+            Value::Bin(vec![b'a', 0xff]),
+            Value::Nil,
+        ]);
+        assert_eq!(
+            format!("{v:?}"),
+            r#"Array([Str("web1"), Bin(b"a\xff"), Nil])"#
+        );
     }
 }

@@ -13,11 +13,14 @@ use rand_core::CryptoRngCore;
 
 use super::{clean_key, AesKey, Algorithms, CryptoError, Nonce, PrivateKey, PublicKey};
 use crate::wire::msgpack::{self, Limits};
-use crate::wire::Value;
+use crate::wire::value::Value;
 
 /// An `_auth` reply carries a PEM key, five RSA blocks and a few scalars: a few
 /// KiB even with 4096-bit keys.
-const AUTH_REPLY_LIMITS: Limits = Limits { max_size: 64 * 1024, max_depth: 8 };
+const AUTH_REPLY_LIMITS: Limits = Limits {
+    max_size: 64 * 1024,
+    max_depth: 8,
+};
 
 /// One `_auth` exchange: the request to send and the checks on its reply.
 ///
@@ -101,7 +104,16 @@ impl<K: Borrow<PrivateKey>> AuthRequest<K> {
             None => None,
         };
         let pub_pem = key.borrow().public_key().to_clean_pem();
-        Ok(AuthRequest { id: id.into(), key, pub_pem, nonce, token, encrypted_token, pinned, algos })
+        Ok(AuthRequest {
+            id: id.into(),
+            key,
+            pub_pem,
+            nonce,
+            token,
+            encrypted_token,
+            pinned,
+            algos,
+        })
     }
 
     /// The minion id.
@@ -142,14 +154,24 @@ impl<K: Borrow<PrivateKey>> AuthRequest<K> {
     /// (pinned, or presented in an accepting reply); a pending or rejected
     /// reply on first contact carries no key and cannot be verified, for Salt's
     /// minion as here. `rng` blinds the RSA decryptions.
-    pub fn handle_reply(&self, reply: &[u8], rng: &mut impl CryptoRngCore) -> Result<AuthOutcome, CryptoError> {
+    pub fn handle_reply(
+        &self,
+        reply: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<AuthOutcome, CryptoError> {
         let outer = msgpack::decode(reply, &AUTH_REPLY_LIMITS)?;
         let outer_map = match &outer {
             Value::Map(_) => &outer,
             Value::Str(s) | Value::Bin(s) => {
-                return Err(CryptoError::MasterError(String::from_utf8_lossy(s).into_owned()))
+                return Err(CryptoError::MasterError(
+                    String::from_utf8_lossy(s).into_owned(),
+                ))
             }
-            other => return Err(CryptoError::Malformed(format!("`_auth` reply is not a map: {other:?}"))),
+            other => {
+                return Err(CryptoError::Malformed(format!(
+                    "`_auth` reply is not a map: {other:?}"
+                )))
+            }
         };
         let load = outer_map
             .get("load")
@@ -192,7 +214,10 @@ impl<K: Borrow<PrivateKey>> AuthRequest<K> {
             master.verify(self.algos.sig, signed, sig, "`_auth` reply")?;
         }
 
-        let echoed = inner.get("nonce").and_then(Value::as_bytes).unwrap_or_default();
+        let echoed = inner
+            .get("nonce")
+            .and_then(Value::as_bytes)
+            .unwrap_or_default();
         if echoed != self.nonce.as_str().as_bytes() {
             return Err(CryptoError::NonceMismatch {
                 sent: self.nonce.to_string(),
@@ -212,18 +237,23 @@ impl<K: Borrow<PrivateKey>> AuthRequest<K> {
 
         let master = match (master, offered.is_some()) {
             (Some(master), true) => master.clone(),
-            _ => return Err(CryptoError::Malformed("`_auth` reply with neither `ret` nor `pub_key`".into())),
+            _ => {
+                return Err(CryptoError::Malformed(
+                    "`_auth` reply with neither `ret` nor `pub_key`".into(),
+                ))
+            }
         };
         let key = self.key.borrow();
         let field = |name: &'static str| {
-            inner
-                .get(name)
-                .and_then(Value::as_bytes)
-                .ok_or_else(|| CryptoError::Malformed(format!("accepting `_auth` reply without `{name}`")))
+            inner.get(name).and_then(Value::as_bytes).ok_or_else(|| {
+                CryptoError::Malformed(format!("accepting `_auth` reply without `{name}`"))
+            })
         };
 
         let aes = AesKey::from_key_string(&key.decrypt(self.algos.enc, field("aes")?, rng)?)?;
-        let digest = master.x931_verify(field("sig")?).map_err(|_| CryptoError::AesKeySignature)?;
+        let digest = master
+            .x931_verify(field("sig")?)
+            .map_err(|_| CryptoError::AesKeySignature)?;
         if digest != aes.digest_hex().as_bytes() {
             return Err(CryptoError::AesKeySignature);
         }
@@ -233,14 +263,24 @@ impl<K: Borrow<PrivateKey>> AuthRequest<K> {
                 return Err(CryptoError::TokenMismatch);
             }
         }
-        let session = AesKey::from_key_string(&key.decrypt(self.algos.enc, field("session")?, rng)?)?;
+        let session =
+            AesKey::from_key_string(&key.decrypt(self.algos.enc, field("session")?, rng)?)?;
         let publish_port = inner
             .get("publish_port")
             .and_then(Value::as_i64)
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| CryptoError::Malformed("accepting `_auth` reply without a valid `publish_port`".into()))?;
+            .ok_or_else(|| {
+                CryptoError::Malformed(
+                    "accepting `_auth` reply without a valid `publish_port`".into(),
+                )
+            })?;
 
-        Ok(AuthOutcome::Accepted(AuthAccepted { aes, session, publish_port, master_pub: master }))
+        Ok(AuthOutcome::Accepted(AuthAccepted {
+            aes,
+            session,
+            publish_port,
+            master_pub: master,
+        }))
     }
 }
 

@@ -12,7 +12,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{hex_lower, CryptoError, Nonce};
 use crate::wire::msgpack::{self, Limits};
-use crate::wire::Value;
+use crate::wire::value::Value;
 
 /// The length of a Crypticle key string: base64 of 24 + 32 bytes.
 pub const KEY_STRING_LEN: usize = 76;
@@ -46,7 +46,11 @@ struct KeyMaterial {
 
 impl KeyMaterial {
     fn empty() -> Box<KeyMaterial> {
-        Box::new(KeyMaterial { string: [0; KEY_STRING_LEN], aes: [0; AES_KEY_LEN], hmac: [0; HMAC_KEY_LEN] })
+        Box::new(KeyMaterial {
+            string: [0; KEY_STRING_LEN],
+            aes: [0; AES_KEY_LEN],
+            hmac: [0; HMAC_KEY_LEN],
+        })
     }
 }
 
@@ -148,7 +152,8 @@ impl Crypticle {
         out.extend_from_slice(data);
         out.resize(BLOCK + data.len() + pad, pad as u8);
         let len = out.len() - BLOCK;
-        let enc = Aes192CbcEnc::new_from_slices(&self.key.0.aes, iv).expect("key and IV lengths are fixed");
+        let enc = Aes192CbcEnc::new_from_slices(&self.key.0.aes, iv)
+            .expect("key and IV lengths are fixed");
         // The buffer holds whole blocks, so unpadded encryption cannot fail.
         let _ = enc.encrypt_padded_mut::<NoPadding>(&mut out[BLOCK..], len);
         let tag = self.mac(&out).finalize().into_bytes();
@@ -164,25 +169,37 @@ impl Crypticle {
             return Err(CryptoError::MacMismatch);
         }
         let (body, tag) = data.split_at(data.len() - TAG_LEN);
-        self.mac(body).verify_slice(tag).map_err(|_| CryptoError::MacMismatch)?;
+        self.mac(body)
+            .verify_slice(tag)
+            .map_err(|_| CryptoError::MacMismatch)?;
         if body.len() < 2 * BLOCK || body.len() % BLOCK != 0 {
             return Err(CryptoError::BadCiphertext(data.len()));
         }
         let (iv, ct) = body.split_at(BLOCK);
         let mut pt = Zeroizing::new(ct.to_vec());
-        let dec = Aes192CbcDec::new_from_slices(&self.key.0.aes, iv).expect("key and IV lengths are fixed");
+        let dec = Aes192CbcDec::new_from_slices(&self.key.0.aes, iv)
+            .expect("key and IV lengths are fixed");
         dec.decrypt_padded_mut::<NoPadding>(&mut pt)
             .map_err(|_| CryptoError::BadCiphertext(data.len()))?;
         // Python's `data[:-data[-1]]`: a pad byte of 0 or one longer than the
         // data leaves nothing.
         let pad = usize::from(pt[pt.len() - 1]);
-        let keep = if pad == 0 { 0 } else { pt.len().saturating_sub(pad) };
+        let keep = if pad == 0 {
+            0
+        } else {
+            pt.len().saturating_sub(pad)
+        };
         pt.truncate(keep);
         Ok(pt)
     }
 
     /// `Crypticle.dumps(obj, nonce)`: encrypts `b"pickle::" [+ nonce] + msgpack(obj)`.
-    pub fn dumps(&self, obj: &Value, nonce: Option<&Nonce>, rng: &mut impl CryptoRngCore) -> Vec<u8> {
+    pub fn dumps(
+        &self,
+        obj: &Value,
+        nonce: Option<&Nonce>,
+        rng: &mut impl CryptoRngCore,
+    ) -> Vec<u8> {
         let mut iv = [0u8; BLOCK];
         rng.fill_bytes(&mut iv);
         self.dumps_with_iv(obj, nonce, &iv)
@@ -191,7 +208,9 @@ impl Crypticle {
     /// [`dumps`](Self::dumps) with a given IV.
     pub fn dumps_with_iv(&self, obj: &Value, nonce: Option<&Nonce>, iv: &[u8; BLOCK]) -> Vec<u8> {
         let body = Zeroizing::new(msgpack::encode(obj));
-        let mut pt = Zeroizing::new(Vec::with_capacity(PICKLE_PAD.len() + Nonce::LEN + body.len()));
+        let mut pt = Zeroizing::new(Vec::with_capacity(
+            PICKLE_PAD.len() + Nonce::LEN + body.len(),
+        ));
         pt.extend_from_slice(PICKLE_PAD);
         if let Some(nonce) = nonce {
             pt.extend_from_slice(nonce.as_str().as_bytes());
@@ -205,11 +224,16 @@ impl Crypticle {
     /// with a `serial`, removes it and requires it to be above the last one seen.
     ///
     /// Where Salt returns `{}` (no prefix, replayed serial) this returns an error.
-    pub fn loads(&mut self, data: &[u8], nonce: Option<&Nonce>, limits: &Limits) -> Result<Value, CryptoError> {
+    pub fn loads(
+        &mut self,
+        data: &[u8],
+        nonce: Option<&Nonce>,
+        limits: &Limits,
+    ) -> Result<Value, CryptoError> {
         let pt = self.decrypt(data)?;
-        let rest = pt
-            .strip_prefix(PICKLE_PAD)
-            .ok_or_else(|| CryptoError::Malformed("decrypted payload lacks the pickle:: prefix".into()))?;
+        let rest = pt.strip_prefix(PICKLE_PAD).ok_or_else(|| {
+            CryptoError::Malformed("decrypted payload lacks the pickle:: prefix".into())
+        })?;
         let rest = match nonce {
             None => rest,
             Some(nonce) => {
@@ -225,13 +249,19 @@ impl Crypticle {
         };
         let mut value = msgpack::decode(rest, limits)?;
         if let Value::Map(entries) = &mut value {
-            if let Some(pos) = entries.iter().position(|(k, _)| k.as_bytes() == Some(b"serial")) {
+            if let Some(pos) = entries
+                .iter()
+                .position(|(k, _)| k.as_bytes() == Some(b"serial"))
+            {
                 let (_, serial) = entries.remove(pos);
-                let serial = serial
-                    .as_i64()
-                    .ok_or_else(|| CryptoError::Malformed("a serial that is not an integer".into()))?;
+                let serial = serial.as_i64().ok_or_else(|| {
+                    CryptoError::Malformed("a serial that is not an integer".into())
+                })?;
                 if serial <= self.serial {
-                    return Err(CryptoError::Replay { serial, last: self.serial });
+                    return Err(CryptoError::Replay {
+                        serial,
+                        last: self.serial,
+                    });
                 }
                 self.serial = serial;
             }
@@ -240,7 +270,8 @@ impl Crypticle {
     }
 
     fn mac(&self, data: &[u8]) -> HmacSha256 {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key.0.hmac).expect("HMAC takes keys of any length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key.0.hmac)
+            .expect("HMAC takes keys of any length");
         mac.update(data);
         mac
     }

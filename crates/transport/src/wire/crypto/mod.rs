@@ -11,18 +11,10 @@
 //!
 //! ```
 //! use saltwire_transport::wire::crypto::{AesKey, Crypticle};
-//! # use rand_core::{CryptoRng, RngCore};
-//! # struct Counter(u8);
-//! # impl RngCore for Counter {
-//! #     fn next_u32(&mut self) -> u32 { rand_core::impls::next_u32_via_fill(self) }
-//! #     fn next_u64(&mut self) -> u64 { rand_core::impls::next_u64_via_fill(self) }
-//! #     fn fill_bytes(&mut self, d: &mut [u8]) { for b in d { self.0 = self.0.wrapping_add(1); *b = self.0; } }
-//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> { self.fill_bytes(d); Ok(()) }
-//! # }
-//! # impl CryptoRng for Counter {}
-//! # let mut rng = Counter(0);
+//!
+//! let mut rng = rand_core::OsRng; // any `CryptoRngCore`
 //! let key = AesKey::generate(&mut rng);
-//! let mut crypticle = Crypticle::new(key);
+//! let crypticle = Crypticle::new(key);
 //! let sealed = crypticle.encrypt(b"hello", &mut rng);
 //! assert_eq!(&crypticle.decrypt(&sealed)?[..], b"hello");
 //! # Ok::<(), saltwire_transport::wire::crypto::CryptoError>(())
@@ -158,10 +150,9 @@ impl Nonce {
 
     /// A nonce given as text (32 ASCII characters, as Salt compares them).
     pub fn new(s: &str) -> Result<Nonce, CryptoError> {
-        let bytes: [u8; 32] = s
-            .as_bytes()
-            .try_into()
-            .map_err(|_| CryptoError::Malformed(format!("a nonce is 32 characters, not {}", s.len())))?;
+        let bytes: [u8; 32] = s.as_bytes().try_into().map_err(|_| {
+            CryptoError::Malformed(format!("a nonce is 32 characters, not {}", s.len()))
+        })?;
         if !bytes.is_ascii() {
             return Err(CryptoError::Malformed("a nonce is ASCII".into()));
         }
@@ -254,7 +245,9 @@ pub enum CryptoError {
         got: String,
     },
     /// A publication whose `serial` is not above the last one seen: a replay.
-    #[error("publication serial {serial} is not above the last one seen ({last}): replayed, dropped")]
+    #[error(
+        "publication serial {serial} is not above the last one seen ({last}): replayed, dropped"
+    )]
     Replay {
         /// The serial received.
         serial: i64,
@@ -281,11 +274,17 @@ pub enum CryptoError {
     },
     /// The master could not give back the `_auth` token we encrypted to its
     /// pinned key: it does not hold that key's private half.
-    #[error("the master failed to decrypt the minion token: it does not hold the pinned master key")]
+    #[error(
+        "the master failed to decrypt the minion token: it does not hold the pinned master key"
+    )]
     TokenMismatch,
     /// The X9.31 `sig` over the AES key digest does not match.
     #[error("the master's signature of the AES key does not verify")]
     AesKeySignature,
+    /// The master sent an empty reply to an AES request: it no longer knows the
+    /// session.
+    #[error("the master sent an empty reply (authenticate again)")]
+    EmptyReply,
     /// A message of the wrong shape.
     #[error("malformed message: {0}")]
     Malformed(String),
@@ -301,7 +300,7 @@ impl CryptoError {
     /// Whether authenticating again (a fresh `_auth`) is the remedy: the AES key
     /// no longer matches, as after a master restart or key rotation.
     pub fn needs_reauth(&self) -> bool {
-        matches!(self, CryptoError::MacMismatch)
+        matches!(self, CryptoError::MacMismatch | CryptoError::EmptyReply)
             || matches!(self, CryptoError::MasterError(s) if s == "bad load")
     }
 

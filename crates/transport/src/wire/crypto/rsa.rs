@@ -39,11 +39,18 @@ fn split_lines(s: &str) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        let mut chars = rest.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in rest.char_indices() {
             let boundary = matches!(
                 c,
-                '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+                '\n' | '\r'
+                    | '\x0b'
+                    | '\x0c'
+                    | '\x1c'
+                    | '\x1d'
+                    | '\x1e'
+                    | '\u{85}'
+                    | '\u{2028}'
+                    | '\u{2029}'
             );
             if boundary {
                 let line = &rest[..i];
@@ -66,10 +73,17 @@ fn split_lines(s: &str) -> impl Iterator<Item = &str> {
 /// As lenient as OpenSSL's reader: text around the block, any line length and
 /// CRLF line ends are accepted.
 fn read_pem(text: &str, what: &'static str) -> Result<(String, Zeroizing<Vec<u8>>), CryptoError> {
-    let invalid = |reason: &str| CryptoError::InvalidKey { what, reason: reason.to_owned() };
-    let begin = text.find("-----BEGIN ").ok_or_else(|| invalid("no PEM \"-----BEGIN\" line"))?;
+    let invalid = |reason: &str| CryptoError::InvalidKey {
+        what,
+        reason: reason.to_owned(),
+    };
+    let begin = text
+        .find("-----BEGIN ")
+        .ok_or_else(|| invalid("no PEM \"-----BEGIN\" line"))?;
     let after = &text[begin + "-----BEGIN ".len()..];
-    let label_end = after.find("-----").ok_or_else(|| invalid("unterminated PEM \"-----BEGIN\" line"))?;
+    let label_end = after
+        .find("-----")
+        .ok_or_else(|| invalid("unterminated PEM \"-----BEGIN\" line"))?;
     let label = after[..label_end].to_owned();
     let body_and_rest = &after[label_end + "-----".len()..];
     let end_line = format!("-----END {label}-----");
@@ -83,7 +97,8 @@ fn read_pem(text: &str, what: &'static str) -> Result<(String, Zeroizing<Vec<u8>
              decrypt it with `openssl rsa`",
         ));
     }
-    let b64: Zeroizing<String> = Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    let b64: Zeroizing<String> =
+        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
         .map_err(|e| invalid(&format!("bad base64 in the PEM body: {e}")))?;
@@ -105,8 +120,8 @@ impl PrivateKey {
     /// is [`DEFAULT_KEY_BITS`]), e = 65537, randomness from `rng`.
     pub fn generate(rng: &mut impl CryptoRngCore, bits: usize) -> Result<PrivateKey, CryptoError> {
         let e = rsa::BigUint::from(PUBLIC_EXPONENT);
-        let inner =
-            RsaPrivateKey::new_with_exp(rng, bits, &e).map_err(|e| CryptoError::KeyGeneration(e.to_string()))?;
+        let inner = RsaPrivateKey::new_with_exp(rng, bits, &e)
+            .map_err(|e| CryptoError::KeyGeneration(e.to_string()))?;
         Ok(PrivateKey { inner })
     }
 
@@ -118,10 +133,14 @@ impl PrivateKey {
         let parsed = match label.as_str() {
             "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| e.to_string()),
             "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| e.to_string()),
-            "ENCRYPTED PRIVATE KEY" => Err("the key is encrypted; Salt's key files have no passphrase: \
+            "ENCRYPTED PRIVATE KEY" => Err(
+                "the key is encrypted; Salt's key files have no passphrase: \
                  decrypt it with `openssl pkey`"
-                .to_owned()),
-            other => Err(format!("a PEM block labelled {other:?} is no RSA private key")),
+                    .to_owned(),
+            ),
+            other => Err(format!(
+                "a PEM block labelled {other:?} is no RSA private key"
+            )),
         };
         let inner = parsed.map_err(|reason| CryptoError::InvalidKey { what: WHAT, reason })?;
         Ok(PrivateKey { inner })
@@ -132,12 +151,17 @@ impl PrivateKey {
     pub fn to_pem(&self) -> Result<Zeroizing<String>, CryptoError> {
         self.inner
             .to_pkcs1_pem(LineEnding::LF)
-            .map_err(|e| CryptoError::InvalidKey { what: "RSA private key", reason: e.to_string() })
+            .map_err(|e| CryptoError::InvalidKey {
+                what: "RSA private key",
+                reason: e.to_string(),
+            })
     }
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey { inner: self.inner.to_public_key() }
+        PublicKey {
+            inner: self.inner.to_public_key(),
+        }
     }
 
     /// The modulus length in bytes (256 for a 2048-bit key).
@@ -153,29 +177,52 @@ impl PrivateKey {
         rng: &mut impl CryptoRngCore,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let res = match algo {
-            EncAlgo::OaepSha1 => self.inner.decrypt_blinded(rng, Oaep::new::<Sha1>(), ciphertext),
-            EncAlgo::OaepSha224 => self.inner.decrypt_blinded(rng, Oaep::new::<Sha224>(), ciphertext),
+            EncAlgo::OaepSha1 => self
+                .inner
+                .decrypt_blinded(rng, Oaep::new::<Sha1>(), ciphertext),
+            EncAlgo::OaepSha224 => {
+                self.inner
+                    .decrypt_blinded(rng, Oaep::new::<Sha224>(), ciphertext)
+            }
         };
-        res.map(Zeroizing::new)
-            .map_err(|e| CryptoError::Rsa { op: "OAEP decryption", reason: e.to_string() })
+        res.map(Zeroizing::new).map_err(|e| CryptoError::Rsa {
+            op: "OAEP decryption",
+            reason: e.to_string(),
+        })
     }
 
     /// `PrivateKey.sign(data, algorithm)`: PKCS#1 v1.5 over the hash of `msg`
     /// (deterministic; `rng` only blinds the computation).
-    pub fn sign(&self, algo: SigAlgo, msg: &[u8], rng: &mut impl CryptoRngCore) -> Result<Vec<u8>, CryptoError> {
+    pub fn sign(
+        &self,
+        algo: SigAlgo,
+        msg: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<u8>, CryptoError> {
         let res = match algo {
-            SigAlgo::Pkcs1v15Sha1 => self.inner.sign_with_rng(rng, Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(msg)),
+            SigAlgo::Pkcs1v15Sha1 => {
+                self.inner
+                    .sign_with_rng(rng, Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(msg))
+            }
             SigAlgo::Pkcs1v15Sha224 => {
-                self.inner.sign_with_rng(rng, Pkcs1v15Sign::new::<Sha224>(), &Sha224::digest(msg))
+                self.inner
+                    .sign_with_rng(rng, Pkcs1v15Sign::new::<Sha224>(), &Sha224::digest(msg))
             }
         };
-        res.map_err(|e| CryptoError::Rsa { op: "PKCS#1 v1.5 signing", reason: e.to_string() })
+        res.map_err(|e| CryptoError::Rsa {
+            op: "PKCS#1 v1.5 signing",
+            reason: e.to_string(),
+        })
     }
 
     /// `PrivateKey.encrypt(data)`: OpenSSL's `RSA_private_encrypt` with X9.31
     /// padding, as for the `tok` of every AES request. Deterministic; `rng`
     /// only blinds the computation.
-    pub fn x931_sign(&self, msg: &[u8], rng: &mut impl CryptoRngCore) -> Result<Vec<u8>, CryptoError> {
+    pub fn x931_sign(
+        &self,
+        msg: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<u8>, CryptoError> {
         x931::private_encrypt(&self.inner, msg, rng)
     }
 }
@@ -203,7 +250,9 @@ impl PublicKey {
         let parsed = match label.as_str() {
             "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der).map_err(|e| e.to_string()),
             "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| e.to_string()),
-            other => Err(format!("a PEM block labelled {other:?} is no RSA public key")),
+            other => Err(format!(
+                "a PEM block labelled {other:?} is no RSA public key"
+            )),
         };
         let inner = parsed.map_err(|reason| CryptoError::InvalidKey { what: WHAT, reason })?;
         Ok(PublicKey { inner })
@@ -213,7 +262,9 @@ impl PublicKey {
     /// a final newline.
     pub fn to_pem(&self) -> String {
         // Encoding a valid RSA public key as SPKI cannot fail.
-        self.inner.to_public_key_pem(LineEnding::LF).unwrap_or_default()
+        self.inner
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 
     /// [`clean_key`] of [`to_pem`](Self::to_pem): what `_auth` sends as `pub`.
@@ -242,20 +293,40 @@ impl PublicKey {
     }
 
     /// `PublicKey.encrypt(data, algorithm)`: OAEP encryption, padding seed from `rng`.
-    pub fn encrypt(&self, algo: EncAlgo, msg: &[u8], rng: &mut impl CryptoRngCore) -> Result<Vec<u8>, CryptoError> {
+    pub fn encrypt(
+        &self,
+        algo: EncAlgo,
+        msg: &[u8],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<u8>, CryptoError> {
         let res = match algo {
             EncAlgo::OaepSha1 => self.inner.encrypt(rng, Oaep::new::<Sha1>(), msg),
             EncAlgo::OaepSha224 => self.inner.encrypt(rng, Oaep::new::<Sha224>(), msg),
         };
-        res.map_err(|e| CryptoError::Rsa { op: "OAEP encryption", reason: e.to_string() })
+        res.map_err(|e| CryptoError::Rsa {
+            op: "OAEP encryption",
+            reason: e.to_string(),
+        })
     }
 
     /// `PublicKey.verify(data, sig, algorithm)`: PKCS#1 v1.5 over the hash of `msg`.
     /// `what` names the signed thing in the error.
-    pub fn verify(&self, algo: SigAlgo, msg: &[u8], sig: &[u8], what: &'static str) -> Result<(), CryptoError> {
+    pub fn verify(
+        &self,
+        algo: SigAlgo,
+        msg: &[u8],
+        sig: &[u8],
+        what: &'static str,
+    ) -> Result<(), CryptoError> {
         let res = match algo {
-            SigAlgo::Pkcs1v15Sha1 => self.inner.verify(Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(msg), sig),
-            SigAlgo::Pkcs1v15Sha224 => self.inner.verify(Pkcs1v15Sign::new::<Sha224>(), &Sha224::digest(msg), sig),
+            SigAlgo::Pkcs1v15Sha1 => {
+                self.inner
+                    .verify(Pkcs1v15Sign::new::<Sha1>(), &Sha1::digest(msg), sig)
+            }
+            SigAlgo::Pkcs1v15Sha224 => {
+                self.inner
+                    .verify(Pkcs1v15Sign::new::<Sha224>(), &Sha224::digest(msg), sig)
+            }
         };
         res.map_err(|_| CryptoError::BadSignature { what })
     }

@@ -86,10 +86,12 @@ pub(crate) fn private_encrypt(
     if &em >= key.n() {
         return Err(CryptoError::X931("data too large for modulus"));
     }
-    let s = Zeroizing::new(
-        rsa_decrypt_and_check(key, Some(rng), &em)
-            .map_err(|e| CryptoError::Rsa { op: "X9.31 private encrypt", reason: e.to_string() })?,
-    );
+    let s = Zeroizing::new(rsa_decrypt_and_check(key, Some(rng), &em).map_err(|e| {
+        CryptoError::Rsa {
+            op: "X9.31 private encrypt",
+            reason: e.to_string(),
+        }
+    })?);
     let other = key.n() - &*s;
     let min = if *s > other { &other } else { &*s };
     Ok(to_fixed_be(min, k))
@@ -106,7 +108,10 @@ pub(crate) fn public_decrypt(key: &RsaPublicKey, sig: &[u8]) -> Result<Vec<u8>, 
     if &f >= key.n() {
         return Err(CryptoError::X931("data too large for modulus"));
     }
-    let mut m = rsa_encrypt(key, &f).map_err(|e| CryptoError::Rsa { op: "X9.31 public decrypt", reason: e.to_string() })?;
+    let mut m = rsa_encrypt(key, &f).map_err(|e| CryptoError::Rsa {
+        op: "X9.31 public decrypt",
+        reason: e.to_string(),
+    })?;
     let low = m.to_bytes_le().first().copied().unwrap_or(0);
     if low & 0x0F != 0x0C {
         m = key.n() - &m;

@@ -1,0 +1,88 @@
+//! `saltwire events [TAG_PREFIX]`: the master's event bus, as it happens.
+
+use std::time::Duration;
+
+use saltwire_job::config::IpcMode;
+use saltwire_job::MasterConfig;
+use saltwire_transport::io::{BusEndpoint, BusItem, EventBus};
+use serde_json::json;
+
+use crate::args::seconds;
+use crate::exit;
+use crate::output::Sink;
+
+/// How events are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventFormat {
+    /// The tag, then the data as indented JSON.
+    Pretty,
+    /// `{"tag": ..., "data": ...}` on one line each.
+    Jsonl,
+}
+
+/// `saltwire events`.
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Only events whose tag starts with this (e.g. `salt/job/`).
+    #[arg(default_value = "")]
+    prefix: String,
+    /// Output format.
+    #[arg(long = "out", value_enum, default_value = "pretty")]
+    out: EventFormat,
+    /// Exit after this many events.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Exit after this many seconds.
+    #[arg(long, value_parser = seconds)]
+    deadline: Option<Duration>,
+}
+
+pub async fn run(config: &MasterConfig, a: EventsArgs) -> i32 {
+    let endpoint = match config.ipc_mode {
+        IpcMode::Ipc => BusEndpoint::Ipc(config.sock_dir.join("master_event_pub.ipc")),
+        IpcMode::Tcp => BusEndpoint::Tcp(([127, 0, 0, 1], config.tcp_master_pub_port).into()),
+    };
+    let bus = match EventBus::connect(endpoint.clone()).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("saltwire: master unreachable at {endpoint}: {e} (is salt-master running, and is -c its config dir?)");
+            return exit::UNREACHABLE;
+        }
+    };
+    let mut sub = bus.subscribe(&a.prefix);
+    let mut sink = Sink::open(None).expect("stdout");
+    let mut seen = 0u64;
+    let stop_at = a.deadline.map(|d| tokio::time::Instant::now() + d);
+    loop {
+        if a.count.is_some_and(|c| seen >= c) {
+            return exit::OK;
+        }
+        let item = match stop_at {
+            Some(at) => match tokio::time::timeout_at(at, sub.recv()).await {
+                Ok(item) => item,
+                Err(_) => return exit::OK,
+            },
+            None => sub.recv().await,
+        };
+        match item {
+            Some(BusItem::Event(event)) => {
+                seen += 1;
+                let data = event.data.to_json();
+                match a.out {
+                    EventFormat::Jsonl => sink.json_line(&json!({"tag": event.tag, "data": data})),
+                    EventFormat::Pretty => sink.write(&format!(
+                        "{}\t{}\n",
+                        event.tag,
+                        serde_json::to_string_pretty(&data).unwrap_or_default()
+                    )),
+                }
+            }
+            Some(BusItem::Reconnected) => eprintln!("saltwire: event bus reconnected; events in between may be missing"),
+            Some(BusItem::Lagged { missed }) => eprintln!("saltwire: {missed} events were dropped (output too slow or undecodable)"),
+            None => {
+                eprintln!("saltwire: the event bus closed");
+                return exit::UNREACHABLE;
+            }
+        }
+    }
+}
