@@ -92,8 +92,7 @@ pub struct RunArgs {
     target: String,
     /// The function, e.g. test.ping.
     fun: String,
-    /// Arguments; `key=value` ones are keyword arguments.
-    #[arg(allow_hyphen_values = true)]
+    /// Arguments; `key=value` ones are keyword arguments (put `--` before arguments that start with `-`).
     args: Vec<String>,
     #[command(flatten)]
     wait: WaitArgs,
