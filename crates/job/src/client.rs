@@ -24,6 +24,9 @@ use crate::target::Target;
 /// is 30 s; a master that has not answered a local publish in 10 s is not
 /// going to, and the caller's deadline shortens it further).
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the TCP check of the request port may take before the master is
+/// called unreachable.
+pub const RET_PORT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A job to publish: what to run, where, and how long to wait.
 #[derive(Clone, Debug)]
@@ -134,12 +137,33 @@ impl LocalClient {
             Error::unreachable(
                 &endpoint,
                 format!(
-                    "cannot connect to the master's event bus ({e}); is salt-master running, and is {} its config dir (-c)?",
+                    "{e}; is {} the master's config dir (-c)?",
                     config.conf_file.parent().map(|p| p.display().to_string()).unwrap_or_default()
                 ),
             )
         })?;
         let ret_endpoint = config.ret_endpoint();
+        // ZeroMQ would wait quietly for a master that is not listening; a plain
+        // TCP connect says at once whether anything is there.
+        let ret_addr = config.ret_addr();
+        match tokio::time::timeout(RET_PORT_PROBE_TIMEOUT, tokio::net::TcpStream::connect(ret_addr)).await {
+            Ok(Ok(_probe)) => {}
+            Ok(Err(e)) => {
+                return Err(Error::unreachable(
+                    &ret_endpoint,
+                    format!(
+                        "{e}; is salt-master running, and are `interface`/`ret_port` in {} right?",
+                        config.conf_file.display()
+                    ),
+                ))
+            }
+            Err(_) => {
+                return Err(Error::unreachable(
+                    &ret_endpoint,
+                    format!("no TCP answer within {} s", RET_PORT_PROBE_TIMEOUT.as_secs()),
+                ))
+            }
+        }
         let req = ReqChannel::connect(&ret_endpoint).map_err(|e| Error::unreachable(&ret_endpoint, e))?;
         Ok(LocalClient {
             inner: Arc::new(Inner {

@@ -190,14 +190,19 @@ impl MasterConfig {
         })
     }
 
-    /// Where to send requests: `interface:ret_port`, with a wildcard bind read as loopback.
-    pub fn ret_endpoint(&self) -> String {
+    /// The request port's address: `interface:ret_port`, with a wildcard bind read as loopback.
+    pub fn ret_addr(&self) -> SocketAddr {
         let host = match self.interface {
             IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             other => other,
         };
-        format!("tcp://{}", SocketAddr::new(host, self.ret_port))
+        SocketAddr::new(host, self.ret_port)
+    }
+
+    /// The ZeroMQ endpoint of the request port.
+    pub fn ret_endpoint(&self) -> String {
+        format!("tcp://{}", self.ret_addr())
     }
 
     /// The key file LocalClient would read for `user` (REFERENCE §3.1).

@@ -204,6 +204,13 @@ fn shared_master_conf(layout: &Layout) -> Map<String, Value> {
     shared
 }
 
+/// The loopback address a minion connects from: 127.0.0.2 for the first
+/// minion, 127.0.0.3 for the second, and so on.
+pub fn minion_address(opts: &LabOptions, minion: &MinionSpec) -> String {
+    let index = opts.minions.iter().position(|m| m.id == minion.id).unwrap_or(0);
+    format!("127.0.0.{}", 2 + index)
+}
+
 pub(crate) fn minion_config(
     layout: &Layout,
     opts: &LabOptions,
@@ -226,7 +233,11 @@ pub(crate) fn minion_config(
         "master": "127.0.0.1",
         "master_port": ports.ret,
         "publish_port": ports.publish,
-        "grains": {"roles": minion.roles},
+        // Each minion connects from its own loopback address and reports only
+        // that one in its `ipv4` grain, so the master (and saltwire) can tell
+        // which minions are connected, as on a real network.
+        "source_address": minion_address(opts, minion),
+        "grains": {"roles": minion.roles, "ipv4": [minion_address(opts, minion)]},
         "acceptance_wait_time": 1,
         "acceptance_wait_time_max": 2,
         "random_reauth_delay": 0,

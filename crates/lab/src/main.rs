@@ -125,6 +125,15 @@ fn run() -> Result<ExitCode> {
         lab.minion_ids().join(", ")
     );
 
+    if let Ok(Event::Signal(sig)) = stop.try_recv() {
+        eprintln!(
+            "saltwire-lab: {} while starting, stopping the lab",
+            signal_name(sig)
+        );
+        drop(lab);
+        return Ok(ExitCode::from(130));
+    }
+
     match cli.command {
         Some(Sub::Shell) => {
             eprintln!(
