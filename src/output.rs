@@ -20,13 +20,6 @@ pub enum Format {
     Txt,
 }
 
-impl Format {
-    /// Whether results are written as they arrive.
-    pub fn streams(self) -> bool {
-        matches!(self, Format::Nested | Format::Jsonl | Format::Txt)
-    }
-}
-
 /// Where results go.
 pub struct Sink {
     out: Box<dyn Write>,

@@ -152,6 +152,10 @@ fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
     let path = target_dir.join("examples").join(name);
-    assert!(path.exists(), "{} was not built (cargo test builds examples)", path.display());
+    assert!(
+        path.exists(),
+        "{} was not built: run the tests with `cargo test --all-targets` (or `cargo build --examples` first)",
+        path.display()
+    );
     path
 }

@@ -111,11 +111,12 @@ pub fn salt_minions(lab: &Lab, target_args: &[&str]) -> Vec<String> {
     args.extend_from_slice(target_args);
     let out = lab.salt(&args);
     let text = String::from_utf8_lossy(&out.stdout);
-    if text.trim().is_empty() {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if text.trim().is_empty() || text.contains("No minions matched") || stderr.contains("No minions matched") {
         return Vec::new();
     }
     let doc: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("salt {args:?} gave no JSON ({e}): {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|e| panic!("salt {args:?} gave no JSON ({e}): {text}\n{stderr}"));
     let mut ids: Vec<String> = doc.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
     ids.sort();
     ids

@@ -222,7 +222,7 @@ async fn req_connect_does_not_wait_for_the_peer() {
     let start = Instant::now();
     let channel = ReqChannel::connect(&endpoint).unwrap();
     assert!(
-        start.elapsed() < Duration::from_millis(100),
+        start.elapsed() < Duration::from_millis(250),
         "connect took {:?}",
         start.elapsed()
     );
@@ -412,9 +412,9 @@ async fn req_request_in_flight_across_restart() {
 
 #[tokio::test]
 async fn req_idle_connection_survives_heartbeats() {
-    // The master pings every 100 ms and drops peers silent for 300 ms; libzmq
+    // The master pings every 100 ms and drops peers silent for 500 ms; libzmq
     // must answer the PINGs while the client sits idle.
-    let heartbeat = Some((Duration::from_millis(100), Duration::from_millis(300)));
+    let heartbeat = Some((Duration::from_millis(100), Duration::from_millis(500)));
     let peer = Router::start(
         "tcp://127.0.0.1:*",
         RouterOptions {
@@ -541,7 +541,11 @@ async fn bus_missing_socket_is_a_connect_error_at_once() {
     let err = EventBus::connect(BusEndpoint::Ipc(path.clone()))
         .await
         .unwrap_err();
-    assert!(start.elapsed() < Duration::from_millis(100));
+    assert!(
+        start.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(matches!(err, TransportError::Connect { .. }), "{err:?}");
     assert!(err.is_unreachable());
     assert!(

@@ -1,0 +1,626 @@
+"""
+Benchmark saltwire against Salt's own clients on one running lab.
+
+Run it with the lab venv's python (so `import salt.client` works), inside a
+lab started by `saltwire-lab`; `bench/run.sh` does both:
+
+    .venvs/salt-3008.4/bin/python bench/bench.py --config-dir DIR --saltwire target/release/saltwire
+
+For `'*' test.ping` it measures, interleaved round-robin after warm-up rounds:
+
+    saltwire       `saltwire -c DIR run '*' test.ping --out json` as a subprocess
+    salt           `salt -c DIR '*' test.ping --out json` (the venv's CLI) as a subprocess
+    python-script  a fresh `python -c` doing import salt.client + LocalClient + cmd()
+    python-warm    one cmd() call in a long-lived process that already holds a LocalClient
+
+and, unless --no-deploy, the four-step quick deploy the same way
+(`saltwire deploy`, a fresh python script with the four cmd() calls, and the
+four calls in the long-lived process).
+
+Wall time is measured around spawn + wait for subprocesses, and around cmd()
+inside the long-lived process. Peak RSS of a subprocess comes from
+os.wait4(); for the long-lived process it is its own ru_maxrss. Every run must
+return True (or the step's value) from exactly the expected minions; anything
+else stops the benchmark with the run's output.
+
+Results: a Markdown report on stdout, progress on stderr, raw numbers with
+--json FILE.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MINIONS = ("web1", "web2", "redis1")
+
+# Seconds a single measured run may take before it counts as hung.
+RUN_TIMEOUT = 60.0
+
+# The four-step quick deploy: (target, tgt_type, function, minions it must reach).
+DEPLOY_STEPS = (
+    ("G@roles:webserver or G@roles:redisserver", "compound", "myproject.update_code", ("web1", "web2", "redis1")),
+    ("web1", "glob", "myproject.collectstatic", ("web1",)),
+    ("roles:webserver", "grain", "myproject.restart_apache", ("web1", "web2")),
+    ("roles:redisserver", "grain", "myproject.restart_supervisord", ("redis1",)),
+)
+
+PING_SCRIPT = """\
+import json, sys
+import salt.client
+client = salt.client.LocalClient(c_path=sys.argv[1])
+print(json.dumps(client.cmd('*', 'test.ping')))
+"""
+
+DEPLOY_SCRIPT = """\
+import json, sys
+import salt.client
+client = salt.client.LocalClient(c_path=sys.argv[1])
+returns = []
+returns.append(client.cmd('G@roles:webserver or G@roles:redisserver', 'myproject.update_code', [], tgt_type='compound'))
+returns.append(client.cmd('web1', 'myproject.collectstatic'))
+returns.append(client.cmd('roles:webserver', 'myproject.restart_apache', [], tgt_type='grain'))
+returns.append(client.cmd('roles:redisserver', 'myproject.restart_supervisord', [], tgt_type='grain'))
+print(json.dumps(returns))
+"""
+
+
+class RunFailed(Exception):
+    """A measured run did not succeed; the message carries its output."""
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Running and measuring one subprocess
+
+
+class Sample:
+    def __init__(self, wall_s, maxrss_kib, cpu_s):
+        self.wall_s = wall_s
+        self.maxrss_kib = maxrss_kib
+        self.cpu_s = cpu_s
+
+
+def spawn_measured(argv):
+    """Runs argv to completion; returns (Sample, exit code, stdout, stderr).
+
+    The child's own rusage comes from os.wait4, so ru_maxrss is this child's
+    peak RSS (KiB), not the largest of all children so far.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+        ]
+        reaped = threading.Event()
+        lock = threading.Lock()
+        timed_out = []
+
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+
+        def kill_if_hung():
+            with lock:
+                if not reaped.is_set():
+                    timed_out.append(True)
+                    os.kill(pid, 9)
+
+        watchdog = threading.Timer(RUN_TIMEOUT, kill_if_hung)
+        watchdog.start()
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+        with lock:
+            reaped.set()
+        watchdog.cancel()
+
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    if timed_out:
+        raise RunFailed(f"{argv[0]} did not finish within {RUN_TIMEOUT:.0f} s\n{stdout}\n{stderr}")
+    sample = Sample(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+    return sample, os.waitstatus_to_exitcode(status), stdout, stderr
+
+
+def json_documents(text):
+    """Every JSON document in text (salt --out json prints one per minion)."""
+    decoder = json.JSONDecoder()
+    docs = []
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            return docs
+        doc, i = decoder.raw_decode(text, i)
+        docs.append(doc)
+
+
+def check_returns(returns, minions, what, want_true=True):
+    """returns maps minion id -> return; every expected minion, nothing else."""
+    if set(returns) != set(minions):
+        raise RunFailed(f"{what}: returns from {sorted(returns)}, expected {sorted(minions)}")
+    for minion, ret in returns.items():
+        if want_true and ret is not True:
+            raise RunFailed(f"{what}: {minion} returned {ret!r}, expected True")
+        if not want_true and not ret:
+            raise RunFailed(f"{what}: {minion} returned {ret!r}")
+
+
+def check_deploy_returns(step_returns, what):
+    if len(step_returns) != len(DEPLOY_STEPS):
+        raise RunFailed(f"{what}: {len(step_returns)} steps ran, expected {len(DEPLOY_STEPS)}")
+    for returns, (_, _, fun, minions) in zip(step_returns, DEPLOY_STEPS):
+        check_returns(returns, minions, f"{what}: {fun}", want_true=fun != "myproject.update_code")
+
+
+def run_checked(argv, check):
+    sample, code, stdout, stderr = spawn_measured(argv)
+    try:
+        if code != 0:
+            raise RunFailed(f"exit code {code}")
+        check(stdout)
+    except (RunFailed, ValueError, KeyError, TypeError) as e:
+        raise RunFailed(
+            f"{' '.join(argv)}: {e}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+        ) from None
+    return sample
+
+
+# ---------------------------------------------------------------------------
+# The clients
+
+
+class Clients:
+    def __init__(self, args):
+        self.config_dir = args.config_dir
+        self.master_conf = os.path.join(args.config_dir, "master")
+        self.saltwire = os.path.abspath(args.saltwire)
+        self.python = sys.executable
+        self.salt = os.path.join(os.path.dirname(sys.executable), "salt")
+        self.warm = WarmWorker(self.python, self.master_conf)
+
+    def saltwire_ping(self):
+        argv = [self.saltwire, "-c", self.config_dir, "run", "*", "test.ping", "--out", "json"]
+
+        def check(stdout):
+            doc = json.loads(stdout)
+            minions = doc["minions"]
+            for minion, entry in minions.items():
+                if entry.get("state") != "succeeded":
+                    raise RunFailed(f"{minion}: state {entry.get('state')}")
+            check_returns({m: e["return"] for m, e in minions.items()}, MINIONS, "saltwire run")
+
+        return run_checked(argv, check)
+
+    def salt_ping(self):
+        argv = [self.salt, "-c", self.config_dir, "*", "test.ping", "--out", "json"]
+
+        def check(stdout):
+            returns = {}
+            for doc in json_documents(stdout):
+                returns.update(doc)
+            check_returns(returns, MINIONS, "salt")
+
+        return run_checked(argv, check)
+
+    def python_script_ping(self):
+        argv = [self.python, "-c", PING_SCRIPT, self.master_conf]
+        return run_checked(argv, lambda out: check_returns(json.loads(out), MINIONS, "LocalClient script"))
+
+    def python_warm_ping(self):
+        return self.warm.call("ping")
+
+    def saltwire_deploy(self):
+        argv = [self.saltwire, "-c", self.config_dir, "deploy", "--out", "json"]
+
+        def check(stdout):
+            doc = json.loads(stdout)
+            if not doc["succeeded"] or doc["steps_run"] != len(DEPLOY_STEPS):
+                raise RunFailed("the deploy did not succeed")
+            steps = []
+            for step in doc["steps"]:
+                for entry in step["minions"]:
+                    if entry["state"] != "succeeded":
+                        raise RunFailed(f"{step['fun']}: {entry['minion']} {entry['state']}")
+                steps.append({e["minion"]: e["return"] for e in step["minions"]})
+            funs = [s["fun"] for s in doc["steps"]]
+            if funs != [fun for _, _, fun, _ in DEPLOY_STEPS]:
+                raise RunFailed(f"steps {funs}")
+            check_deploy_returns(steps, "saltwire deploy")
+
+        return run_checked(argv, check)
+
+    def python_script_deploy(self):
+        argv = [self.python, "-c", DEPLOY_SCRIPT, self.master_conf]
+        return run_checked(argv, lambda out: check_deploy_returns(json.loads(out), "LocalClient script"))
+
+    def python_warm_deploy(self):
+        return self.warm.call("deploy")
+
+
+class WarmWorker:
+    """A long-lived python process holding one LocalClient (`bench.py worker`)."""
+
+    def __init__(self, python, master_conf):
+        self.proc = subprocess.Popen(
+            [python, os.path.abspath(__file__), "worker", master_conf],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def call(self, what):
+        self.proc.stdin.write(what + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RunFailed(f"the LocalClient worker exited (code {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RunFailed(f"LocalClient in-process {what}: {reply['error']}")
+        if what == "ping":
+            check_returns(reply["returns"], MINIONS, "LocalClient in-process")
+        else:
+            check_deploy_returns(reply["returns"], "LocalClient in-process deploy")
+        return Sample(reply["wall_s"], reply["maxrss_kib"], reply["cpu_s"])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def worker_main(master_conf):
+    """Answers one line per request on the original stdout; Salt may print to
+    its own stdout, which goes to stderr here."""
+    reply_fd = os.dup(1)
+    os.dup2(2, 1)
+    replies = os.fdopen(reply_fd, "w", buffering=1)
+
+    import salt.client
+
+    client = salt.client.LocalClient(c_path=master_conf)
+    for line in sys.stdin:
+        what = line.strip()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        try:
+            if what == "ping":
+                returns = client.cmd("*", "test.ping")
+            elif what == "deploy":
+                returns = [
+                    client.cmd(tgt, fun, [], tgt_type=tgt_type) for tgt, tgt_type, fun, _ in DEPLOY_STEPS
+                ]
+            else:
+                raise ValueError(f"unknown request {what!r}")
+        except Exception as e:  # reported to the harness, which stops
+            replies.write(json.dumps({"error": f"{type(e).__name__}: {e}"}) + "\n")
+            continue
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        replies.write(
+            json.dumps({"returns": returns, "wall_s": wall, "maxrss_kib": after.ru_maxrss, "cpu_s": cpu})
+            + "\n"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Rounds, statistics, report
+
+
+def measure(clients, order, iterations, warmup, label):
+    """Round-robin over `order` ((name, fn) pairs); returns name -> [Sample]."""
+    samples = {name: [] for name, _ in order}
+    total = warmup + iterations
+    for i in range(total):
+        warm_round = i < warmup
+        for name, fn in order:
+            sample = fn()
+            if not warm_round:
+                samples[name].append(sample)
+        log(
+            f"{label}: {'warm-up' if warm_round else 'round'} "
+            f"{i + 1 - (0 if warm_round else warmup)}/{warmup if warm_round else iterations}: "
+            + ", ".join(f"{name} {samples[name][-1].wall_s * 1000:.0f} ms" for name, _ in order if samples[name])
+        )
+    return samples
+
+
+def percentile(values, p):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    k = (len(values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def summarize(samples):
+    wall = [s.wall_s for s in samples]
+    rss = [s.maxrss_kib for s in samples]
+    cpu = [s.cpu_s for s in samples]
+    return {
+        "n": len(samples),
+        "wall_median_s": statistics.median(wall),
+        "wall_p10_s": percentile(wall, 10),
+        "wall_p90_s": percentile(wall, 90),
+        "wall_min_s": min(wall),
+        "wall_max_s": max(wall),
+        "cpu_median_s": statistics.median(cpu),
+        "maxrss_median_kib": statistics.median(rss),
+        "maxrss_max_kib": max(rss),
+    }
+
+
+def fmt_ms(seconds):
+    ms = seconds * 1000
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}"
+
+
+def fmt_mib(kib):
+    return f"{kib / 1024:.1f}"
+
+
+def table(rows, stats, baseline):
+    base = stats[baseline]
+    lines = [
+        "| client | what is timed | median wall (ms) | p10 (ms) | p90 (ms) | median CPU (ms) "
+        "| median peak RSS (MiB) | wall / saltwire | RSS / saltwire |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name, what in rows:
+        s = stats[name]
+        lines.append(
+            f"| {name} | {what} | {fmt_ms(s['wall_median_s'])} | {fmt_ms(s['wall_p10_s'])} "
+            f"| {fmt_ms(s['wall_p90_s'])} | {fmt_ms(s['cpu_median_s'])} | {fmt_mib(s['maxrss_median_kib'])} "
+            f"| {s['wall_median_s'] / base['wall_median_s']:.2f}x "
+            f"| {s['maxrss_median_kib'] / base['maxrss_median_kib']:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def machine_info(saltwire):
+    import salt.version
+
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_kib = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    version = subprocess.run([saltwire, "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "mem_total_mib": mem_kib // 1024 if mem_kib else None,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "salt_version": salt.version.__version__,
+        "saltwire_version": version,
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def verdicts(stats):
+    sw = stats["saltwire"]
+    salt = stats["salt"]
+    ratio = sw["wall_median_s"] / salt["wall_median_s"]
+    rss_mib = sw["maxrss_median_kib"] / 1024
+    max_mib = sw["maxrss_max_kib"] / 1024
+    lines = []
+    if ratio <= 0.25:
+        lines.append(f"- Wall time: saltwire's median is {ratio:.2f} of salt's (target at most 0.25): **met**.")
+    else:
+        needed = salt["wall_median_s"] * 0.25
+        lines.append(
+            f"- Wall time: saltwire's median is {ratio:.2f} of salt's (target at most 0.25): **missed**, "
+            f"by {(sw['wall_median_s'] - needed) * 1000:.0f} ms (the target is {needed * 1000:.0f} ms)."
+        )
+    verdict = "met" if max_mib < 10 else "missed"
+    lines.append(
+        f"- Peak RSS: saltwire's median is {rss_mib:.1f} MiB, largest {max_mib:.1f} MiB "
+        f"(target under 10 MiB): **{verdict}**."
+    )
+    return lines
+
+
+PING_ROWS = (
+    ("saltwire", "`saltwire run '*' test.ping --out json`, subprocess"),
+    ("salt", "`salt '*' test.ping --out json`, subprocess"),
+    ("python-script", "fresh `python -c`: import + LocalClient() + cmd()"),
+    ("python-warm", "one cmd() in a long-lived process (client already built)"),
+)
+
+DEPLOY_ROWS = (
+    ("saltwire", "`saltwire deploy --out json`, subprocess"),
+    ("python-script", "fresh `python -c`: import + LocalClient() + 4 cmd()"),
+    ("python-warm", "4 cmd() in a long-lived process (client already built)"),
+)
+
+
+def report(info, args, ping_stats, deploy_stats):
+    out = []
+    out.append(f"## `'*' test.ping`, {len(MINIONS)} minions, {args.iterations} rounds after {args.warmup} warm-up\n")
+    out.append(table(PING_ROWS, ping_stats, "saltwire"))
+    out.append("")
+    sw = ping_stats["saltwire"]["wall_median_s"]
+    out.append(
+        "Ratios of median wall time: "
+        + ", ".join(
+            f"{name}/saltwire = {ping_stats[name]['wall_median_s'] / sw:.2f}"
+            for name in ("salt", "python-script", "python-warm")
+        )
+        + "."
+    )
+    out.append("")
+    out.extend(verdicts(ping_stats))
+    out.append(
+        "- python-warm RSS is the long-lived process's ru_maxrss after its test.ping calls "
+        "(its wall/CPU are per cmd() call, measured inside that process)."
+    )
+    if deploy_stats:
+        out.append("")
+        out.append(
+            f"## Four-step quick deploy, {args.deploy_iterations} rounds after {args.warmup} warm-up\n"
+        )
+        out.append(table(DEPLOY_ROWS, deploy_stats, "saltwire"))
+        out.append("")
+        sw = deploy_stats["saltwire"]["wall_median_s"]
+        out.append(
+            "Ratios of median wall time: "
+            + ", ".join(
+                f"{name}/saltwire = {deploy_stats[name]['wall_median_s'] / sw:.2f}"
+                for name in ("python-script", "python-warm")
+            )
+            + "."
+        )
+    out.append("")
+    out.append("## Machine\n")
+    out.append(f"- Date: {info['date_utc']}")
+    out.append(f"- CPU: {info['cpu_model']}, nproc {info['nproc']}, memory {info['mem_total_mib']} MiB")
+    out.append(f"- OS: {info['kernel']}; load average at start {', '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}")
+    out.append(f"- Salt {info['salt_version']} (Python {info['python']}); {info['saltwire_version']} (release build)")
+    out.append("- Master, 3 minions and all clients on this one machine, over loopback.")
+    return "\n".join(out)
+
+
+def bench_main(args):
+    if not os.path.isfile(os.path.join(args.config_dir, "master")):
+        sys.exit(f"bench: no master config in {args.config_dir}")
+    if not os.access(args.saltwire, os.X_OK):
+        sys.exit(f"bench: {args.saltwire} is not an executable (build it: cargo build --release -p saltwire)")
+    info = machine_info(args.saltwire)
+    clients = Clients(args)
+    try:
+        t0 = time.monotonic()
+        ping = measure(
+            clients,
+            [
+                ("saltwire", clients.saltwire_ping),
+                ("salt", clients.salt_ping),
+                ("python-script", clients.python_script_ping),
+                ("python-warm", clients.python_warm_ping),
+            ],
+            args.iterations,
+            args.warmup,
+            "test.ping",
+        )
+        deploy = None
+        if args.deploy_iterations > 0:
+            deploy = measure(
+                clients,
+                [
+                    ("saltwire", clients.saltwire_deploy),
+                    ("python-script", clients.python_script_deploy),
+                    ("python-warm", clients.python_warm_deploy),
+                ],
+                args.deploy_iterations,
+                args.warmup,
+                "deploy",
+            )
+        log(f"measured in {time.monotonic() - t0:.0f} s")
+    except RunFailed as e:
+        log(f"a run failed, stopping:\n{e}")
+        return 1
+    finally:
+        clients.warm.close()
+
+    ping_stats = {name: summarize(s) for name, s in ping.items()}
+    deploy_stats = {name: summarize(s) for name, s in deploy.items()} if deploy else None
+    print(report(info, args, ping_stats, deploy_stats))
+
+    if args.json:
+        raw = {
+            "machine": info,
+            "iterations": args.iterations,
+            "deploy_iterations": args.deploy_iterations,
+            "warmup": args.warmup,
+            "minions": list(MINIONS),
+            "test_ping": {
+                name: {
+                    "summary": ping_stats[name],
+                    "wall_s": [x.wall_s for x in s],
+                    "cpu_s": [x.cpu_s for x in s],
+                    "maxrss_kib": [x.maxrss_kib for x in s],
+                }
+                for name, s in ping.items()
+            },
+        }
+        if deploy:
+            raw["deploy"] = {
+                name: {
+                    "summary": deploy_stats[name],
+                    "wall_s": [x.wall_s for x in s],
+                    "cpu_s": [x.cpu_s for x in s],
+                    "maxrss_kib": [x.maxrss_kib for x in s],
+                }
+                for name, s in deploy.items()
+            }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(raw, f, indent=2)
+            f.write("\n")
+        log(f"raw numbers in {args.json}")
+    return 0
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "worker":
+        worker_main(sys.argv[2])
+        return 0
+    parser = argparse.ArgumentParser(description="saltwire vs salt vs LocalClient on one lab")
+    parser.add_argument(
+        "--config-dir",
+        default=os.environ.get("SALTWIRE_CONFIG_DIR"),
+        help="the lab master's config dir (default: $SALTWIRE_CONFIG_DIR, set by saltwire-lab)",
+    )
+    parser.add_argument("--saltwire", default="target/release/saltwire", help="the saltwire binary")
+    parser.add_argument("--iterations", type=int, default=15, help="measured test.ping rounds (default 15)")
+    parser.add_argument(
+        "--deploy-iterations", type=int, default=8, help="measured deploy rounds; 0 skips the deploy (default 8)"
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds first (default 2)")
+    parser.add_argument("--json", metavar="FILE", help="write the raw numbers here")
+    args = parser.parse_args()
+    if not args.config_dir:
+        parser.error("--config-dir is required outside saltwire-lab")
+    if args.iterations < 1 or args.warmup < 0 or args.deploy_iterations < 0:
+        parser.error("--iterations must be at least 1, --warmup and --deploy-iterations at least 0")
+    return bench_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
