@@ -17,9 +17,12 @@ and, unless --no-deploy, the four-step quick deploy the same way
 (`saltwire deploy`, a fresh python script with the four cmd() calls, and the
 four calls in the long-lived process).
 
-Wall time is measured around spawn + wait for subprocesses, and around cmd()
-inside the long-lived process. Peak RSS of a subprocess comes from
-os.wait4(); for the long-lived process it is its own ru_maxrss. Every run must
+Subprocesses run under a small C launcher (bench/rusage_exec.c, compiled with
+$CC or cc on each run) that times fork to wait4 and reports the child's
+rusage: peak RSS (ru_maxrss) and user+system CPU. It exists because a child
+forked from this Python process would inherit its ~25 MiB RSS high-water
+mark. In the long-lived process, cmd() is timed inside the process and the
+peak RSS is its own ru_maxrss. Every run must
 return True (or the step's value) from exactly the expected minions; anything
 else stops the benchmark with the run's output.
 
@@ -32,7 +35,9 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -92,47 +97,66 @@ class Sample:
         self.cpu_s = cpu_s
 
 
-def spawn_measured(argv):
-    """Runs argv to completion; returns (Sample, exit code, stdout, stderr).
+class Launcher:
+    """Runs commands through rusage-exec (bench/rusage_exec.c), compiled here.
 
-    The child's own rusage comes from os.wait4, so ru_maxrss is this child's
-    peak RSS (KiB), not the largest of all children so far.
+    Spawning straight from this process would not do: a child's ru_maxrss
+    starts at the peak RSS of the process it was forked from (this one, some
+    25 MiB), so only a small forking process measures a small command.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-            (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
-        ]
-        reaped = threading.Event()
-        lock = threading.Lock()
-        timed_out = []
 
-        t0 = time.perf_counter()
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.path = os.path.join(workdir, "rusage-exec")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rusage_exec.c")
+        cc = os.environ.get("CC", "cc")
+        build = subprocess.run([cc, "-O2", "-Wall", "-o", self.path, source], capture_output=True, text=True)
+        if build.returncode != 0:
+            sys.exit(f"bench: cannot compile {source} with {cc}:\n{build.stderr}")
+        self.usage_path = os.path.join(workdir, "usage")
 
-        def kill_if_hung():
+    def run(self, argv):
+        """Runs argv to completion; returns (Sample, exit code, stdout, stderr)."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+            ]
+            if os.path.exists(self.usage_path):
+                os.unlink(self.usage_path)
+            # Its own session, so a hung run is killed with everything it started.
+            pid = os.posix_spawn(
+                self.path, [self.path, self.usage_path, *argv], os.environ, file_actions=actions, setsid=True
+            )
+            reaped = threading.Event()
+            lock = threading.Lock()
+            timed_out = []
+
+            def kill_if_hung():
+                with lock:
+                    if not reaped.is_set():
+                        timed_out.append(True)
+                        os.killpg(pid, signal.SIGKILL)
+
+            watchdog = threading.Timer(RUN_TIMEOUT, kill_if_hung)
+            watchdog.start()
+            _, status = os.waitpid(pid, 0)
             with lock:
-                if not reaped.is_set():
-                    timed_out.append(True)
-                    os.kill(pid, 9)
-
-        watchdog = threading.Timer(RUN_TIMEOUT, kill_if_hung)
-        watchdog.start()
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - t0
-        with lock:
-            reaped.set()
-        watchdog.cancel()
-
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    if timed_out:
-        raise RunFailed(f"{argv[0]} did not finish within {RUN_TIMEOUT:.0f} s\n{stdout}\n{stderr}")
-    sample = Sample(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
-    return sample, os.waitstatus_to_exitcode(status), stdout, stderr
+                reaped.set()
+            watchdog.cancel()
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
+            stderr = err.read().decode("utf-8", "replace")
+        if timed_out:
+            raise RunFailed(f"{' '.join(argv)}: did not finish within {RUN_TIMEOUT:.0f} s\n{stdout}\n{stderr}")
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RunFailed(f"{' '.join(argv)}: rusage-exec failed ({status})\n{stderr}")
+        with open(self.usage_path, encoding="ascii") as f:
+            wall_ns, maxrss_kib, utime_us, stime_us, child_status = (int(x) for x in f.read().split())
+        sample = Sample(wall_ns / 1e9, maxrss_kib, (utime_us + stime_us) / 1e6)
+        return sample, os.waitstatus_to_exitcode(child_status), stdout, stderr
 
 
 def json_documents(text):
@@ -167,8 +191,13 @@ def check_deploy_returns(step_returns, what):
         check_returns(returns, minions, f"{what}: {fun}", want_true=fun != "myproject.update_code")
 
 
-def run_checked(argv, check):
-    sample, code, stdout, stderr = spawn_measured(argv)
+def check_jid(stdout):
+    if not re.search(r"\b\d{20}\b", stdout):
+        raise RunFailed("no job id in the output")
+
+
+def run_checked(launcher, argv, check):
+    sample, code, stdout, stderr = launcher.run(argv)
     try:
         if code != 0:
             raise RunFailed(f"exit code {code}")
@@ -185,7 +214,8 @@ def run_checked(argv, check):
 
 
 class Clients:
-    def __init__(self, args):
+    def __init__(self, args, launcher):
+        self.launcher = launcher
         self.config_dir = args.config_dir
         self.master_conf = os.path.join(args.config_dir, "master")
         self.saltwire = os.path.abspath(args.saltwire)
@@ -204,7 +234,7 @@ class Clients:
                     raise RunFailed(f"{minion}: state {entry.get('state')}")
             check_returns({m: e["return"] for m, e in minions.items()}, MINIONS, "saltwire run")
 
-        return run_checked(argv, check)
+        return run_checked(self.launcher, argv, check)
 
     def salt_ping(self):
         argv = [self.salt, "-c", self.config_dir, "*", "test.ping", "--out", "json"]
@@ -215,14 +245,22 @@ class Clients:
                 returns.update(doc)
             check_returns(returns, MINIONS, "salt")
 
-        return run_checked(argv, check)
+        return run_checked(self.launcher, argv, check)
 
     def python_script_ping(self):
         argv = [self.python, "-c", PING_SCRIPT, self.master_conf]
-        return run_checked(argv, lambda out: check_returns(json.loads(out), MINIONS, "LocalClient script"))
+        return run_checked(self.launcher, argv, lambda out: check_returns(json.loads(out), MINIONS, "LocalClient script"))
 
     def python_warm_ping(self):
         return self.warm.call("ping")
+
+    def saltwire_async(self):
+        argv = [self.saltwire, "-c", self.config_dir, "run", "*", "test.ping", "--async"]
+        return run_checked(self.launcher, argv, check_jid)
+
+    def salt_async(self):
+        argv = [self.salt, "-c", self.config_dir, "*", "test.ping", "--async"]
+        return run_checked(self.launcher, argv, check_jid)
 
     def saltwire_deploy(self):
         argv = [self.saltwire, "-c", self.config_dir, "deploy", "--out", "json"]
@@ -242,11 +280,11 @@ class Clients:
                 raise RunFailed(f"steps {funs}")
             check_deploy_returns(steps, "saltwire deploy")
 
-        return run_checked(argv, check)
+        return run_checked(self.launcher, argv, check)
 
     def python_script_deploy(self):
         argv = [self.python, "-c", DEPLOY_SCRIPT, self.master_conf]
-        return run_checked(argv, lambda out: check_deploy_returns(json.loads(out), "LocalClient script"))
+        return run_checked(self.launcher, argv, lambda out: check_deploy_returns(json.loads(out), "LocalClient script"))
 
     def python_warm_deploy(self):
         return self.warm.call("deploy")
@@ -512,9 +550,17 @@ def report(info, args, ping_stats, deploy_stats):
     out.append("## Machine\n")
     out.append(f"- Date: {info['date_utc']}")
     out.append(f"- CPU: {info['cpu_model']}, nproc {info['nproc']}, memory {info['mem_total_mib']} MiB")
-    out.append(f"- OS: {info['kernel']}; load average at start {', '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}")
+    out.append(
+        f"- OS: {info['kernel']}; load average (1, 5, 15 min) "
+        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])} at start, "
+        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_end'])} at end"
+    )
     out.append(f"- Salt {info['salt_version']} (Python {info['python']}); {info['saltwire_version']} (release build)")
     out.append("- Master, 3 minions and all clients on this one machine, over loopback.")
+    out.append(
+        f"- Peak RSS floor of the measuring launcher: `/bin/true` under it reports "
+        f"{info['launcher_floor_kib'] / 1024:.1f} MiB."
+    )
     return "\n".join(out)
 
 
@@ -524,7 +570,11 @@ def bench_main(args):
     if not os.access(args.saltwire, os.X_OK):
         sys.exit(f"bench: {args.saltwire} is not an executable (build it: cargo build --release -p saltwire)")
     info = machine_info(args.saltwire)
-    clients = Clients(args)
+    workdir = tempfile.TemporaryDirectory(prefix="saltwire-bench-")
+    launcher = Launcher(workdir.name)
+    floor, _, _, _ = launcher.run(["/bin/true"])
+    info["launcher_floor_kib"] = floor.maxrss_kib
+    clients = Clients(args, launcher)
     try:
         t0 = time.monotonic()
         ping = measure(
@@ -552,12 +602,23 @@ def bench_main(args):
                 args.warmup,
                 "deploy",
             )
+        publish = None
+        if args.publish_iterations > 0:
+            publish = measure(
+                clients,
+                [("saltwire", clients.saltwire_async), ("salt", clients.salt_async)],
+                args.publish_iterations,
+                args.warmup,
+                "--async",
+            )
         log(f"measured in {time.monotonic() - t0:.0f} s")
+        info["loadavg_at_end"] = os.getloadavg()
     except RunFailed as e:
         log(f"a run failed, stopping:\n{e}")
         return 1
     finally:
         clients.warm.close()
+        workdir.cleanup()
 
     ping_stats = {name: summarize(s) for name, s in ping.items()}
     deploy_stats = {name: summarize(s) for name, s in deploy.items()} if deploy else None
@@ -610,15 +671,21 @@ def main():
     parser.add_argument("--saltwire", default="target/release/saltwire", help="the saltwire binary")
     parser.add_argument("--iterations", type=int, default=15, help="measured test.ping rounds (default 15)")
     parser.add_argument(
-        "--deploy-iterations", type=int, default=8, help="measured deploy rounds; 0 skips the deploy (default 8)"
+        "--deploy-iterations", type=int, default=10, help="measured deploy rounds; 0 skips the deploy (default 10)"
+    )
+    parser.add_argument(
+        "--publish-iterations",
+        type=int,
+        default=10,
+        help="measured --async (publish only) rounds; 0 skips them (default 10)",
     )
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds first (default 2)")
     parser.add_argument("--json", metavar="FILE", help="write the raw numbers here")
     args = parser.parse_args()
     if not args.config_dir:
         parser.error("--config-dir is required outside saltwire-lab")
-    if args.iterations < 1 or args.warmup < 0 or args.deploy_iterations < 0:
-        parser.error("--iterations must be at least 1, --warmup and --deploy-iterations at least 0")
+    if args.iterations < 1 or min(args.warmup, args.deploy_iterations, args.publish_iterations) < 0:
+        parser.error("--iterations must be at least 1, the other counts at least 0")
     return bench_main(args)
 
 

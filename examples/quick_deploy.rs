@@ -20,10 +20,16 @@ async fn main() -> anyhow::Result<()> {
     let client = LocalClient::connect(config, Auth::KeyFile).await?;
 
     let steps = [
-        Job::new(Target::compound("G@roles:webserver or G@roles:redisserver"), "myproject.update_code"),
+        Job::new(
+            Target::compound("G@roles:webserver or G@roles:redisserver"),
+            "myproject.update_code",
+        ),
         Job::new(Target::glob("web1"), "myproject.collectstatic"),
         Job::new(Target::grain("roles:webserver"), "myproject.restart_apache"),
-        Job::new(Target::grain("roles:redisserver"), "myproject.restart_supervisord"),
+        Job::new(
+            Target::grain("roles:redisserver"),
+            "myproject.restart_supervisord",
+        ),
     ];
     for job in steps {
         let fun = job.fun.clone();
@@ -31,11 +37,20 @@ async fn main() -> anyhow::Result<()> {
         println!("{fun} (jid {}):", report.jid);
         for result in &report.results {
             let shown = result.ret.as_ref().map(|r| r.to_json().to_string());
-            println!("  {}: {} {}", result.minion, result.state, shown.unwrap_or_default());
+            println!(
+                "  {}: {} {}",
+                result.minion,
+                result.state,
+                shown.unwrap_or_default()
+            );
         }
         if !report.tally().all_succeeded() {
-            let bad: Vec<String> =
-                report.results.iter().filter(|r| r.state != MinionState::Succeeded).map(|r| r.minion.clone()).collect();
+            let bad: Vec<String> = report
+                .results
+                .iter()
+                .filter(|r| r.state != MinionState::Succeeded)
+                .map(|r| r.minion.clone())
+                .collect();
             anyhow::bail!("{fun} failed on {}; stopping the deploy", bad.join(", "));
         }
     }

@@ -39,10 +39,18 @@ impl AuthArgs {
             let path = PathBuf::from(home).join(".salt_token");
             return std::fs::read_to_string(&path)
                 .map(|t| Auth::Token(Zeroizing::new(t.trim().to_string())))
-                .map_err(|e| format!("--token: set SALT_TOKEN or create {} with `salt -T` ({e})", path.display()));
+                .map_err(|e| {
+                    format!(
+                        "--token: set SALT_TOKEN or create {} with `salt -T` ({e})",
+                        path.display()
+                    )
+                });
         }
         let Some(eauth) = self.eauth.clone() else {
-            if self.username.is_some() || self.password_file.is_some() || self.password_env.is_some() {
+            if self.username.is_some()
+                || self.password_file.is_some()
+                || self.password_env.is_some()
+            {
                 return Err("--username and --password-* need --eauth BACKEND".into());
             }
             return Ok(Auth::KeyFile);
@@ -50,17 +58,24 @@ impl AuthArgs {
         let username = self.username.clone().unwrap_or_default();
         let password = if let Some(path) = &self.password_file {
             let text = Zeroizing::new(
-                std::fs::read_to_string(path).map_err(|e| format!("--password-file {}: {e}", path.display()))?,
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--password-file {}: {e}", path.display()))?,
             );
             Zeroizing::new(text.lines().next().unwrap_or("").to_string())
         } else if let Some(var) = &self.password_env {
-            Zeroizing::new(std::env::var(var).map_err(|_| format!("--password-env: ${var} is not set"))?)
+            Zeroizing::new(
+                std::env::var(var).map_err(|_| format!("--password-env: ${var} is not set"))?,
+            )
         } else if std::io::stdin().is_terminal() {
             prompt_password(&username)?
         } else {
             return Err("--eauth needs a password: use --password-file FILE or --password-env VAR (or run on a terminal to be prompted)".into());
         };
-        Ok(Auth::Eauth { eauth, username, password })
+        Ok(Auth::Eauth {
+            eauth,
+            username,
+            password,
+        })
     }
 }
 
@@ -82,12 +97,16 @@ fn prompt_password(username: &str) -> Result<Zeroizing<String>, String> {
     }
     eprintln!();
     read.map_err(|e| format!("cannot read the password: {e}"))?;
-    Ok(Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string()))
+    Ok(Zeroizing::new(
+        line.trim_end_matches(['\r', '\n']).to_string(),
+    ))
 }
 
 /// Parses a duration in seconds (`5`, `0.5`).
 pub fn seconds(text: &str) -> Result<Duration, String> {
-    let s: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    let s: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !(s.is_finite() && s >= 0.0) || s > 1e9 {
         return Err(format!("`{text}` is not a usable number of seconds"));
     }
@@ -127,22 +146,28 @@ fn split_kwarg(item: &str) -> Option<(&str, &str)> {
 /// anything else stays the string it was.
 pub fn yamlify(text: &str) -> Value {
     let trimmed = text.trim();
-    if trimmed.is_empty() || (trimmed.contains('_') && trimmed.chars().all(|c| c.is_ascii_digit() || c == '_')) {
+    if trimmed.is_empty()
+        || (trimmed.contains('_') && trimmed.chars().all(|c| c.is_ascii_digit() || c == '_'))
+    {
         return Value::str(text);
     }
     if trimmed == "None" {
         return Value::Nil;
     }
-    let Ok(parsed) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else { return Value::str(text) };
+    let Ok(parsed) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else {
+        return Value::str(text);
+    };
     use serde_yaml_ng::Value as Y;
     let structured = trimmed.starts_with('[') || trimmed.starts_with('{');
     match &parsed {
         Y::Bool(_) | Y::Number(_) | Y::Null if trimmed != "~" && !trimmed.is_empty() => {
-            serde_json::to_value(&parsed).map(|j| Value::from_json(&j)).unwrap_or_else(|_| Value::str(text))
+            serde_json::to_value(&parsed)
+                .map(|j| Value::from_json(&j))
+                .unwrap_or_else(|_| Value::str(text))
         }
-        Y::Sequence(_) | Y::Mapping(_) if structured => {
-            serde_json::to_value(&parsed).map(|j| Value::from_json(&j)).unwrap_or_else(|_| Value::str(text))
-        }
+        Y::Sequence(_) | Y::Mapping(_) if structured => serde_json::to_value(&parsed)
+            .map(|j| Value::from_json(&j))
+            .unwrap_or_else(|_| Value::str(text)),
         _ => Value::str(text),
     }
 }
@@ -153,11 +178,22 @@ mod tests {
 
     #[test]
     fn args_are_typed_like_salt() {
-        let raw: Vec<String> =
-            ["exit 3", "1", "true", "rev=abc123", "n=5", "a==b", "[1, 2]", "x.y=z", "2=3", "None", "1_000"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+        let raw: Vec<String> = [
+            "exit 3",
+            "1",
+            "true",
+            "rev=abc123",
+            "n=5",
+            "a==b",
+            "[1, 2]",
+            "x.y=z",
+            "2=3",
+            "None",
+            "1_000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let (args, kwargs) = parse_fun_args(&raw);
         assert_eq!(
             args,

@@ -41,7 +41,11 @@ pub async fn run(config: MasterConfig, auth: Auth, a: DeployArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let options = RunOptions { timeout: a.wait.timeout, gather_job_timeout: a.wait.gather_job_timeout, deadline: a.wait.deadline };
+    let options = RunOptions {
+        timeout: a.wait.timeout,
+        gather_job_timeout: a.wait.gather_job_timeout,
+        deadline: a.wait.deadline,
+    };
     let total = plan.steps.len();
     let report = run_plan(&client, &plan, &options, |event| match event {
         PlanEvent::StepStarted { index, step } => {
@@ -57,14 +61,22 @@ pub async fn run(config: MasterConfig, auth: Auth, a: DeployArgs) -> i32 {
             }
         }
         PlanEvent::StepPublished { .. } => {}
-        PlanEvent::Result { index, result } => {
-            stream_result(&mut sink, format, result, &[("step", index.into()), ("step_name", plan.steps[index].name.clone().into())])
-        }
+        PlanEvent::Result { index, result } => stream_result(
+            &mut sink,
+            format,
+            result,
+            &[
+                ("step", index.into()),
+                ("step_name", plan.steps[index].name.clone().into()),
+            ],
+        ),
         PlanEvent::StepFinished { index, outcome } => match format {
             Format::Jsonl => sink.json_line(&step_json(index, &plan.steps[index].name, outcome)),
             Format::Nested | Format::Txt => {
                 let line = match (outcome.report(), outcome.failure_reason()) {
-                    (Some(r), None) => format!("  ok: {} minions (jid {})\n", r.results.len(), r.jid),
+                    (Some(r), None) => {
+                        format!("  ok: {} minions (jid {})\n", r.results.len(), r.jid)
+                    }
                     (_, Some(reason)) => format!("  FAILED: {reason}\n"),
                     (None, None) => String::new(),
                 };
@@ -75,8 +87,12 @@ pub async fn run(config: MasterConfig, auth: Auth, a: DeployArgs) -> i32 {
     })
     .await;
 
-    let steps: Vec<serde_json::Value> =
-        report.steps.iter().enumerate().map(|(i, (s, o))| step_json(i, &s.name, o)).collect();
+    let steps: Vec<serde_json::Value> = report
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, (s, o))| step_json(i, &s.name, o))
+        .collect();
     let skipped: Vec<&str> = report.skipped.iter().map(|s| s.name.as_str()).collect();
     let code = plan_exit_code(&report);
     let summary = json!({
@@ -133,7 +149,8 @@ fn plan_exit_code(report: &saltwire_job::PlanReport) -> i32 {
 }
 
 fn step_json(index: usize, name: &str, outcome: &StepOutcome) -> serde_json::Value {
-    let mut v = json!({"type": "step", "index": index, "name": name, "succeeded": outcome.succeeded()});
+    let mut v =
+        json!({"type": "step", "index": index, "name": name, "succeeded": outcome.succeeded()});
     if let Some(r) = outcome.report() {
         v["jid"] = r.jid.clone().into();
         v["fun"] = r.fun.clone().into();
@@ -161,7 +178,10 @@ fn dry_run(config: &MasterConfig, plan: &Plan, format: Format, sink: &mut Sink) 
         steps.push(json!({"index": i, "name": step.name, "fun": step.fun, "tgt": tgt, "tgt_type": tgt_type, "arg": step.arg, "kwarg": step.kwarg, "timeout": step.timeout}));
     }
     match format {
-        Format::Json | Format::Yaml => sink.document(format, &json!({"plan": plan.name, "dry_run": true, "steps": steps})),
+        Format::Json | Format::Yaml => sink.document(
+            format,
+            &json!({"plan": plan.name, "dry_run": true, "steps": steps}),
+        ),
         Format::Jsonl => {
             for s in &steps {
                 sink.json_line(s);

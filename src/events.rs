@@ -67,7 +67,8 @@ pub async fn run(config: &MasterConfig, a: EventsArgs) -> i32 {
         match item {
             Some(BusItem::Event(event)) => {
                 seen += 1;
-                let data = event.data.to_json();
+                let mut data = event.data.to_json();
+                redact(&mut data);
                 match a.out {
                     EventFormat::Jsonl => sink.json_line(&json!({"tag": event.tag, "data": data})),
                     EventFormat::Pretty => sink.write(&format!(
@@ -77,12 +78,52 @@ pub async fn run(config: &MasterConfig, a: EventsArgs) -> i32 {
                     )),
                 }
             }
-            Some(BusItem::Reconnected) => eprintln!("saltwire: event bus reconnected; events in between may be missing"),
-            Some(BusItem::Lagged { missed }) => eprintln!("saltwire: {missed} events were dropped (output too slow or undecodable)"),
+            Some(BusItem::Reconnected) => {
+                eprintln!("saltwire: event bus reconnected; events in between may be missing")
+            }
+            Some(BusItem::Lagged { missed }) => {
+                eprintln!("saltwire: {missed} events were dropped (output too slow or undecodable)")
+            }
             None => {
                 eprintln!("saltwire: the event bus closed");
                 return exit::UNREACHABLE;
             }
         }
+    }
+}
+
+/// Keys whose values are secrets. The master fires `salt/job/error` with the
+/// whole refused publish load, eauth password and publish key included; they
+/// are never printed.
+const SECRET_KEYS: [&str; 4] = ["password", "token", "key", "eauth_password"];
+
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) && !v.is_null() {
+                    *v = "<redacted>".into();
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_events_are_redacted() {
+        let mut v = json!({"tag": "x", "kwargs": {"password": "pw", "username": "alice"}, "key": "K", "list": [{"token": "t"}]});
+        redact(&mut v);
+        assert_eq!(
+            v,
+            json!({"tag": "x", "kwargs": {"password": "<redacted>", "username": "alice"}, "key": "<redacted>", "list": [{"token": "<redacted>"}]})
+        );
     }
 }

@@ -43,12 +43,19 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("saltwire: cannot start the async runtime: {e}");
@@ -91,6 +98,11 @@ pub(crate) fn usage(msg: &str) -> i32 {
 }
 
 /// Connects, reporting failures.
-pub(crate) async fn connect(config: MasterConfig, auth: Auth) -> Result<saltwire_job::LocalClient, i32> {
-    saltwire_job::LocalClient::connect(config, auth).await.map_err(|e| fail(&e))
+pub(crate) async fn connect(
+    config: MasterConfig,
+    auth: Auth,
+) -> Result<saltwire_job::LocalClient, i32> {
+    saltwire_job::LocalClient::connect(config, auth)
+        .await
+        .map_err(|e| fail(&e))
 }

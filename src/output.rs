@@ -51,13 +51,21 @@ impl Sink {
     pub fn document(&mut self, format: Format, value: &Json) {
         match format {
             Format::Yaml => self.write(&serde_yaml_ng::to_string(value).unwrap_or_default()),
-            _ => self.write(&format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default())),
+            _ => self.write(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            )),
         }
     }
 }
 
 /// A settled minion in the streaming formats.
-pub fn stream_result(sink: &mut Sink, format: Format, result: &MinionResult, extra: &[(&str, Json)]) {
+pub fn stream_result(
+    sink: &mut Sink,
+    format: Format,
+    result: &MinionResult,
+    extra: &[(&str, Json)],
+) {
     match format {
         Format::Jsonl => {
             let mut line = result.to_json();
@@ -183,7 +191,10 @@ mod tests {
             None,
             Source::EventBus,
         );
-        assert_eq!(nested_result(&r), "web1:\n    roles:\n        - webserver\n");
+        assert_eq!(
+            nested_result(&r),
+            "web1:\n    roles:\n        - webserver\n"
+        );
         let m = MinionResult::missing("redis1".into(), MinionState::NotConnected, "x".into());
         assert!(nested_result(&m).contains("[Not connected]"));
     }

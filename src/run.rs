@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use saltwire_job::{Auth, Job, MasterConfig, Target, TargetType, Tally};
+use saltwire_job::{Auth, Job, MasterConfig, Tally, Target, TargetType};
 use serde_json::json;
 
 use crate::args::{parse_fun_args, seconds};
@@ -103,7 +103,10 @@ pub struct RunArgs {
 
 pub async fn run(config: MasterConfig, auth: Auth, a: RunArgs) -> i32 {
     let (arg, kwarg) = parse_fun_args(&a.args);
-    let mut job = Job::new(Target::new(a.target.clone(), a.target_flags.tgt_type()), a.fun.clone());
+    let mut job = Job::new(
+        Target::new(a.target.clone(), a.target_flags.tgt_type()),
+        a.fun.clone(),
+    );
     job.arg = arg;
     job.kwarg = kwarg;
     job.timeout = a.wait.timeout;
@@ -130,7 +133,12 @@ pub async fn run(config: MasterConfig, auth: Auth, a: RunArgs) -> i32 {
         let progress = std::io::stderr().is_terminal();
         let jid = run.jid().to_string();
         while let Some(result) = run.next().await {
-            stream_result(&mut sink, a.wait.out, &result, &[("jid", jid.clone().into())]);
+            stream_result(
+                &mut sink,
+                a.wait.out,
+                &result,
+                &[("jid", jid.clone().into())],
+            );
             if progress {
                 let done = run.results().len();
                 eprint!("\r{done}/{} minions settled", run.expected().len());

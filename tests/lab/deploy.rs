@@ -25,7 +25,11 @@ fn minions_per_step(run: &Ran) -> Vec<Vec<String>> {
     for line in run.jsonl() {
         if line["type"] == "return" {
             let step = line["step"].as_u64().expect("step index") as usize;
-            assert!(step >= last_step, "returns of step {step} after step {last_step}:\n{}", run.stdout);
+            assert!(
+                step >= last_step,
+                "returns of step {step} after step {last_step}:\n{}",
+                run.stdout
+            );
             last_step = step;
             if steps.len() <= step {
                 steps.resize(step + 1, Vec::new());
@@ -53,50 +57,95 @@ fn quick_deploy_reaches_the_right_minions_in_order_and_failures_stop_it() {
 
     // The built-in plan through the CLI.
     let run = saltwire(&lab, &["deploy", "--out", "jsonl"]);
-    assert_eq!(run.code, 0, "deploy failed:\n{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "deploy failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
     let steps = minions_per_step(&run);
     assert_eq!(
         steps,
-        vec![ids(&["web1", "web2", "redis1"]), ids(&["web1"]), ids(&["web1", "web2"]), ids(&["redis1"])],
+        vec![
+            ids(&["web1", "web2", "redis1"]),
+            ids(&["web1"]),
+            ids(&["web1", "web2"]),
+            ids(&["redis1"])
+        ],
         "{}",
         run.stdout
     );
     let summary = run.jsonl().pop().unwrap();
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["succeeded"], true);
-    let jids: Vec<String> =
-        run.jsonl().iter().filter(|l| l["type"] == "step").map(|l| l["jid"].as_str().unwrap().to_string()).collect();
+    let jids: Vec<String> = run
+        .jsonl()
+        .iter()
+        .filter(|l| l["type"] == "step")
+        .map(|l| l["jid"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(jids.len(), 4);
-    assert!(jids.windows(2).all(|w| w[0] < w[1]), "steps were not published in order: {jids:?}");
+    assert!(
+        jids.windows(2).all(|w| w[0] < w[1]),
+        "steps were not published in order: {jids:?}"
+    );
 
     // Evidence on the minions: who ran what, and in which order.
     for m in ["web1", "web2", "redis1"] {
-        assert_eq!(lab.evidence(m, "update_code").as_deref(), Some("abc123\n"), "{m}");
+        assert_eq!(
+            lab.evidence(m, "update_code").as_deref(),
+            Some("abc123\n"),
+            "{m}"
+        );
     }
     assert_eq!(lines(&lab, "web1", "collectstatic"), 1);
     assert_eq!(lines(&lab, "web2", "collectstatic"), 0);
     assert_eq!(lines(&lab, "redis1", "collectstatic"), 0);
-    assert_eq!((lines(&lab, "web1", "restart_apache"), lines(&lab, "web2", "restart_apache")), (1, 1));
+    assert_eq!(
+        (
+            lines(&lab, "web1", "restart_apache"),
+            lines(&lab, "web2", "restart_apache")
+        ),
+        (1, 1)
+    );
     assert_eq!(lines(&lab, "redis1", "restart_apache"), 0);
     assert_eq!(lines(&lab, "redis1", "restart_supervisord"), 1);
-    assert_eq!(lines(&lab, "web1", "restart_supervisord") + lines(&lab, "web2", "restart_supervisord"), 0);
+    assert_eq!(
+        lines(&lab, "web1", "restart_supervisord") + lines(&lab, "web2", "restart_supervisord"),
+        0
+    );
     let order = [
         evidence_mtime(&lab, "web1", "update_code"),
         evidence_mtime(&lab, "web1", "collectstatic"),
         evidence_mtime(&lab, "web1", "restart_apache"),
         evidence_mtime(&lab, "redis1", "restart_supervisord"),
     ];
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "steps ran out of order: {order:?}");
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "steps ran out of order: {order:?}"
+    );
 
     // The same deploy written against the library (examples/quick_deploy.rs).
     let example = example_binary("quick_deploy");
-    let out = std::process::Command::new(&example).arg(lab.config_dir()).output().expect("run the example");
+    let out = std::process::Command::new(&example)
+        .arg(lab.config_dir())
+        .output()
+        .expect("run the example");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "example failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "example failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("quick deploy done"), "{text}");
     assert_eq!(lines(&lab, "web1", "collectstatic"), 2);
     assert_eq!(lines(&lab, "web2", "collectstatic"), 0);
-    assert_eq!((lines(&lab, "web1", "restart_apache"), lines(&lab, "web2", "restart_apache")), (2, 2));
+    assert_eq!(
+        (
+            lines(&lab, "web1", "restart_apache"),
+            lines(&lab, "web2", "restart_apache")
+        ),
+        (2, 2)
+    );
     assert_eq!(lines(&lab, "redis1", "restart_supervisord"), 2);
     assert_eq!(lines(&lab, "redis1", "update_code"), 2);
 
@@ -107,10 +156,25 @@ fn quick_deploy_reaches_the_right_minions_in_order_and_failures_stop_it() {
         "name: exit3\nsteps:\n  - {name: update, target: '*', fun: myproject.update_code, kwarg: {rev: v2}}\n  - {name: broken, target: web1, fun: cmd.run, arg: ['exit 3']}\n  - {name: restart, target: 'roles:webserver', tgt_type: grain, fun: myproject.restart_apache}\n",
     );
     let run = saltwire(&lab, &["deploy", plan.to_str().unwrap()]);
-    assert_eq!(run.code, 1, "a failed step must exit 1:\n{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("stopped at step 2 (broken)") && run.stdout.contains("failed: web1"), "{}", run.stdout);
-    assert_eq!(lab.evidence("web1", "update_code").as_deref(), Some("abc123\nabc123\nv2\n"));
-    assert_eq!(lines(&lab, "web1", "restart_apache"), 2, "step 3 ran after a failed step");
+    assert_eq!(
+        run.code, 1,
+        "a failed step must exit 1:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("stopped at step 2 (broken)") && run.stdout.contains("failed: web1"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lab.evidence("web1", "update_code").as_deref(),
+        Some("abc123\nabc123\nv2\n")
+    );
+    assert_eq!(
+        lines(&lab, "web1", "restart_apache"),
+        2,
+        "step 3 ran after a failed step"
+    );
 
     // A function that raises stops it too, and JSON output says which step and minion.
     let plan = write_plan(
@@ -150,7 +214,10 @@ fn quick_deploy_reaches_the_right_minions_in_order_and_failures_stop_it() {
 /// The example binary cargo built next to this test binary.
 fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let target_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let target_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let path = target_dir.join("examples").join(name);
     assert!(
         path.exists(),

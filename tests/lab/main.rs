@@ -48,15 +48,22 @@ pub struct Ran {
 impl Ran {
     /// The stdout parsed as one JSON document.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Every stdout line parsed as JSON.
     pub fn jsonl(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", self.stdout)))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", self.stdout))
+            })
             .collect()
     }
 
@@ -112,12 +119,18 @@ pub fn salt_minions(lab: &Lab, target_args: &[&str]) -> Vec<String> {
     let out = lab.salt(&args);
     let text = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if text.trim().is_empty() || text.contains("No minions matched") || stderr.contains("No minions matched") {
+    if text.trim().is_empty()
+        || text.contains("No minions matched")
+        || stderr.contains("No minions matched")
+    {
         return Vec::new();
     }
     let doc: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("salt {args:?} gave no JSON ({e}): {text}\n{stderr}"));
-    let mut ids: Vec<String> = doc.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut ids: Vec<String> = doc
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     ids.sort();
     ids
 }
@@ -131,5 +144,9 @@ pub fn ids(list: &[&str]) -> Vec<String> {
 
 /// A one-off tokio runtime for library-level checks.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }

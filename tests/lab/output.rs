@@ -12,15 +12,32 @@ fn every_output_format_parses_and_events_stream() {
     let _guard = lab_lock();
     let lab = start_lab(LabOptions::default());
 
-    let run = saltwire(&lab, &["run", "-G", "roles:webserver", "grains.item", "roles", "--out", "json"]);
+    let run = saltwire(
+        &lab,
+        &[
+            "run",
+            "-G",
+            "roles:webserver",
+            "grains.item",
+            "roles",
+            "--out",
+            "json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc = run.json();
     assert_eq!(doc["fun"], "grains.item");
-    assert_eq!(doc["minions"]["web1"]["return"]["roles"], serde_json::json!(["webserver"]));
+    assert_eq!(
+        doc["minions"]["web1"]["return"]["roles"],
+        serde_json::json!(["webserver"])
+    );
     assert_eq!(doc["minions"]["web1"]["retcode"], 0);
     assert_eq!(doc["summary"]["succeeded"], 2);
 
-    let run = saltwire(&lab, &["run", "*", "test.arg", "1", "two", "k=v", "--out", "jsonl"]);
+    let run = saltwire(
+        &lab,
+        &["run", "*", "test.arg", "1", "two", "k=v", "--out", "jsonl"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines = run.jsonl();
     assert_eq!(lines.len(), 4);
@@ -44,13 +61,35 @@ fn every_output_format_parses_and_events_stream() {
 
     // --out-file: stdout stays empty.
     let file = lab.root_dir().join("out.json");
-    let run = saltwire(&lab, &["run", "web1", "test.ping", "--out", "json", "--out-file", file.to_str().unwrap()]);
+    let run = saltwire(
+        &lab,
+        &[
+            "run",
+            "web1",
+            "test.ping",
+            "--out",
+            "json",
+            "--out-file",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!((run.code, run.stdout.as_str()), (0, ""));
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(doc["minions"]["web1"]["state"], "succeeded");
 
     // --async prints the jid at once; the job still runs and lands in the job cache.
-    let run = saltwire(&lab, &["run", "web2", "myproject.collectstatic", "--async", "--out", "json"]);
+    let run = saltwire(
+        &lab,
+        &[
+            "run",
+            "web2",
+            "myproject.collectstatic",
+            "--async",
+            "--out",
+            "json",
+        ],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let jid = run.json()["jid"].as_str().unwrap().to_string();
     assert_eq!(jid.len(), 20, "{jid}");
@@ -58,11 +97,25 @@ fn every_output_format_parses_and_events_stream() {
     while lab.evidence("web2", "collectstatic").is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(lab.evidence("web2", "collectstatic").as_deref(), Some("1\n"));
+    assert_eq!(
+        lab.evidence("web2", "collectstatic").as_deref(),
+        Some("1\n")
+    );
 
     // events: a job published by the salt CLI shows up as return events.
     let events = Command::new(saltwire_bin())
-        .args(["-c", lab.config_dir().to_str().unwrap(), "events", "salt/job/", "--out", "jsonl", "--count", "2", "--deadline", "30"])
+        .args([
+            "-c",
+            lab.config_dir().to_str().unwrap(),
+            "events",
+            "salt/job/",
+            "--out",
+            "jsonl",
+            "--count",
+            "2",
+            "--deadline",
+            "30",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -71,10 +124,19 @@ fn every_output_format_parses_and_events_stream() {
     let salt = lab.salt(&["web1", "test.ping"]);
     assert!(salt.status.success());
     let out = events.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tags: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["tag"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["tag"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(tags.len(), 2);
     assert!(tags.iter().all(|t| t.starts_with("salt/job/")), "{tags:?}");

@@ -20,7 +20,11 @@ fn every_target_type_matches_what_salt_matches() {
         ("-I", "deploy:env:lab", &["redis1", "web1", "web2"]),
         ("-I", "frontend:True", &["web1"]),
         ("-J", "deploy:env:^l.b$", &["redis1", "web1", "web2"]),
-        ("-C", "G@roles:webserver or G@roles:redisserver", &["redis1", "web1", "web2"]),
+        (
+            "-C",
+            "G@roles:webserver or G@roles:redisserver",
+            &["redis1", "web1", "web2"],
+        ),
         ("-C", "G@roles:webserver and not web2", &["web1"]),
         ("-C", "N@cache or web2", &["redis1", "web2"]),
         ("-N", "webservers", &["web1", "web2"]),
@@ -40,13 +44,23 @@ fn every_target_type_matches_what_salt_matches() {
         ours.extend([*expr, "test.ping", "--out", "json", "-t", "10"]);
         let reference = salt_minions(&lab, &salt_args);
         let run = saltwire(&lab, &ours);
-        assert_eq!(run.code, 0, "saltwire {ours:?} failed:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "saltwire {ours:?} failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
         let got = run.minions_in("succeeded");
         if got != reference || got != ids(want) {
-            mismatches.push(format!("{flag} {expr}: salt {reference:?}, saltwire {got:?}, expected {want:?}"));
+            mismatches.push(format!(
+                "{flag} {expr}: salt {reference:?}, saltwire {got:?}, expected {want:?}"
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "target mismatches:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "target mismatches:\n{}",
+        mismatches.join("\n")
+    );
 
     // Nothing matched: its own exit code, a clear message, and salt agrees.
     assert!(salt_minions(&lab, &["nosuch*", "test.ping"]).is_empty());
@@ -57,7 +71,21 @@ fn every_target_type_matches_what_salt_matches() {
     assert_eq!(run.code, 4, "{}", run.stderr);
 
     // A list naming an unknown id: the known ones run, the unknown one is not connected.
-    let run = saltwire(&lab, &["run", "-L", "web1,ghost", "test.ping", "--out", "json", "-t", "1", "--gather-job-timeout", "1"]);
+    let run = saltwire(
+        &lab,
+        &[
+            "run",
+            "-L",
+            "web1,ghost",
+            "test.ping",
+            "--out",
+            "json",
+            "-t",
+            "1",
+            "--gather-job-timeout",
+            "1",
+        ],
+    );
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.minions_in("succeeded"), ids(&["web1"]));
     assert_eq!(run.minions_in("not_connected"), ids(&["ghost"]));

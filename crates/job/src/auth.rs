@@ -28,7 +28,9 @@ impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Auth::KeyFile => f.write_str("KeyFile"),
-            Auth::Eauth { eauth, username, .. } => f
+            Auth::Eauth {
+                eauth, username, ..
+            } => f
                 .debug_struct("Eauth")
                 .field("eauth", eauth)
                 .field("username", username)
@@ -52,12 +54,14 @@ pub fn specific_user() -> String {
 }
 
 fn effective_user() -> String {
-    let euid = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
-    });
+    let euid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_string))
+        });
     if let Some(euid) = euid {
         if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
             for line in passwd.lines() {
@@ -80,10 +84,17 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let a = Auth::Eauth { eauth: "file".into(), username: "alice".into(), password: Zeroizing::new("s3cret".into()) };
+        let a = Auth::Eauth {
+            eauth: "file".into(),
+            username: "alice".into(),
+            password: Zeroizing::new("s3cret".into()),
+        };
         let t = Auth::Token(Zeroizing::new("tok-123".into()));
         let shown = format!("{a:?} {t:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("tok-123"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("tok-123"),
+            "{shown}"
+        );
         assert!(shown.contains("alice"));
     }
 

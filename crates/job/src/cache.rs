@@ -57,7 +57,12 @@ impl MasterCache {
             "sha224" => hex_lower(&sha2::Sha224::digest(jid.as_bytes())),
             _ => return None,
         };
-        Some(self.cachedir.join("jobs").join(&digest[..2]).join(&digest[2..]))
+        Some(
+            self.cachedir
+                .join("jobs")
+                .join(&digest[..2])
+                .join(&digest[2..]),
+        )
     }
 
     /// A minion's return for a job, if the master has cached it.
@@ -70,7 +75,12 @@ impl MasterCache {
         let out = read_msgpack(&dir.join("out.p")).and_then(|v| v.as_str().map(String::from));
         if data.get("return").is_none() {
             // The old layout stored the bare return.
-            return Some(CachedReturn { ret: data, retcode: None, success: None, out });
+            return Some(CachedReturn {
+                ret: data,
+                retcode: None,
+                success: None,
+                out,
+            });
         }
         Some(CachedReturn {
             ret: data.get("return").cloned().unwrap_or(Value::Nil),
@@ -98,10 +108,14 @@ impl MasterCache {
         if minion.contains('/') || minion.starts_with('.') {
             return None;
         }
-        if let Some(grains) = read_msgpack(&self.cachedir.join("grains").join(format!("{minion}.p"))) {
+        if let Some(grains) =
+            read_msgpack(&self.cachedir.join("grains").join(format!("{minion}.p")))
+        {
             return Some(grains);
         }
-        read_msgpack(&self.cachedir.join("minions").join(minion).join("data.p"))?.get("grains").cloned()
+        read_msgpack(&self.cachedir.join("minions").join(minion).join("data.p"))?
+            .get("grains")
+            .cloned()
     }
 
     /// Whether the master sees the minion connected, judged as Salt's
@@ -135,13 +149,17 @@ fn hex_lower(bytes: &[u8]) -> String {
 pub fn publish_port_peers(port: u16) -> BTreeSet<IpAddr> {
     let mut addrs = BTreeSet::new();
     for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             if cols.len() < 4 || cols[3] != "01" {
                 continue;
             }
-            let (Some(local), Some(remote)) = (parse_proc_addr(cols[1], v6), parse_proc_addr(cols[2], v6)) else {
+            let (Some(local), Some(remote)) =
+                (parse_proc_addr(cols[1], v6), parse_proc_addr(cols[2], v6))
+            else {
                 continue;
             };
             if local.1 == port {
@@ -200,8 +218,12 @@ fn host_addresses() -> BTreeSet<IpAddr> {
     }
     if let Ok(text) = std::fs::read_to_string("/proc/net/if_inet6") {
         for line in text.lines() {
-            let Some(hex) = line.split_whitespace().next() else { continue };
-            let Ok(n) = u128::from_str_radix(hex, 16) else { continue };
+            let Some(hex) = line.split_whitespace().next() else {
+                continue;
+            };
+            let Ok(n) = u128::from_str_radix(hex, 16) else {
+                continue;
+            };
             let ip = IpAddr::V6(std::net::Ipv6Addr::from(n));
             if !ip.is_loopback() {
                 out.insert(ip);
@@ -230,12 +252,20 @@ mod tests {
     #[test]
     fn job_dir_is_sha256_split_like_local_cache() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("master"), format!("cachedir: {}\n", dir.path().display())).unwrap();
+        std::fs::write(
+            dir.path().join("master"),
+            format!("cachedir: {}\n", dir.path().display()),
+        )
+        .unwrap();
         let cfg = MasterConfig::load(dir.path()).unwrap();
         let cache = MasterCache::new(&cfg);
         // sha256("20261129180522916379")
         let digest = hex_lower(&sha2::Sha256::digest(b"20261129180522916379"));
-        let want = dir.path().join("jobs").join(&digest[..2]).join(&digest[2..]);
+        let want = dir
+            .path()
+            .join("jobs")
+            .join(&digest[..2])
+            .join(&digest[2..]);
         assert_eq!(cache.job_dir("20261129180522916379").unwrap(), want);
         assert!(cache.job_return("20261129180522916379", "web1").is_none());
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use saltwire_transport::io::{BusEndpoint, BusItem, EventBus, ReqChannel, Subscription};
 use saltwire_transport::wire::event::Event;
 use saltwire_transport::wire::msgpack::Limits;
-use saltwire_transport::wire::publish::{condition_args, parse_publish_reply, PublishReply, PublishRequest};
+use saltwire_transport::wire::publish::{
+    condition_args, parse_publish_reply, PublishReply, PublishRequest,
+};
 use saltwire_transport::Value;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
@@ -27,6 +29,9 @@ pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the TCP check of the request port may take before the master is
 /// called unreachable.
 pub const RET_PORT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The publish `key` and the extra `kwargs` that carry eauth or a token.
+type Credentials = (Zeroizing<String>, Vec<(String, Value)>);
 
 /// A job to publish: what to run, where, and how long to wait.
 #[derive(Clone, Debug)]
@@ -128,8 +133,12 @@ impl LocalClient {
         let endpoint = match config.ipc_mode {
             IpcMode::Ipc => BusEndpoint::Ipc(config.sock_dir.join("master_event_pub.ipc")),
             IpcMode::Tcp => {
-                let host: std::net::IpAddr = if config.ipv6 { "::1".parse() } else { "127.0.0.1".parse() }
-                    .expect("literal address");
+                let host: std::net::IpAddr = if config.ipv6 {
+                    "::1".parse()
+                } else {
+                    "127.0.0.1".parse()
+                }
+                .expect("literal address");
                 BusEndpoint::Tcp(std::net::SocketAddr::new(host, config.tcp_master_pub_port))
             }
         };
@@ -138,7 +147,11 @@ impl LocalClient {
                 &endpoint,
                 format!(
                     "{e}; is {} the master's config dir (-c)?",
-                    config.conf_file.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                    config
+                        .conf_file
+                        .parent()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
                 ),
             )
         })?;
@@ -146,7 +159,12 @@ impl LocalClient {
         // ZeroMQ would wait quietly for a master that is not listening; a plain
         // TCP connect says at once whether anything is there.
         let ret_addr = config.ret_addr();
-        match tokio::time::timeout(RET_PORT_PROBE_TIMEOUT, tokio::net::TcpStream::connect(ret_addr)).await {
+        match tokio::time::timeout(
+            RET_PORT_PROBE_TIMEOUT,
+            tokio::net::TcpStream::connect(ret_addr),
+        )
+        .await
+        {
             Ok(Ok(_probe)) => {}
             Ok(Err(e)) => {
                 return Err(Error::unreachable(
@@ -160,11 +178,15 @@ impl LocalClient {
             Err(_) => {
                 return Err(Error::unreachable(
                     &ret_endpoint,
-                    format!("no TCP answer within {} s", RET_PORT_PROBE_TIMEOUT.as_secs()),
+                    format!(
+                        "no TCP answer within {} s",
+                        RET_PORT_PROBE_TIMEOUT.as_secs()
+                    ),
                 ))
             }
         }
-        let req = ReqChannel::connect(&ret_endpoint).map_err(|e| Error::unreachable(&ret_endpoint, e))?;
+        let req =
+            ReqChannel::connect(&ret_endpoint).map_err(|e| Error::unreachable(&ret_endpoint, e))?;
         Ok(LocalClient {
             inner: Arc::new(Inner {
                 cache: MasterCache::new(&config),
@@ -186,7 +208,15 @@ impl LocalClient {
     /// Publishes a job and returns as soon as the master accepted it (`salt --async`).
     pub async fn publish(&self, job: &Job) -> Result<Published, Error> {
         let deadline = job.deadline.map(|d| Instant::now() + d);
-        self.publish_raw(&job.target, &job.fun, job.arg.clone(), job.kwarg.clone(), &job.ret, deadline).await
+        self.publish_raw(
+            &job.target,
+            &job.fun,
+            job.arg.clone(),
+            job.kwarg.clone(),
+            &job.ret,
+            deadline,
+        )
+        .await
     }
 
     /// Publishes a job and returns a stream of its minions' results.
@@ -195,12 +225,26 @@ impl LocalClient {
         let deadline_at = job.deadline.map(|d| started + d);
         // Subscribe before publishing, as LocalClient does, so no return is missed.
         let sub = self.inner.bus.subscribe("salt/job/");
-        let published =
-            self.publish_raw(&job.target, &job.fun, job.arg.clone(), job.kwarg.clone(), &job.ret, deadline_at).await?;
+        let published = self
+            .publish_raw(
+                &job.target,
+                &job.fun,
+                job.arg.clone(),
+                job.kwarg.clone(),
+                &job.ret,
+                deadline_at,
+            )
+            .await?;
         let timeout = job.timeout.unwrap_or(self.inner.config.timeout);
-        let gather_job_timeout = job.gather_job_timeout.unwrap_or(self.inner.config.gather_job_timeout);
-        let expected: BTreeSet<String> =
-            published.minions.iter().chain(published.missing.iter()).cloned().collect();
+        let gather_job_timeout = job
+            .gather_job_timeout
+            .unwrap_or(self.inner.config.gather_job_timeout);
+        let expected: BTreeSet<String> = published
+            .minions
+            .iter()
+            .chain(published.missing.iter())
+            .cloned()
+            .collect();
         Ok(JobRun {
             client: self.clone(),
             sub,
@@ -241,7 +285,9 @@ impl LocalClient {
         deadline_at: Option<Instant>,
     ) -> Result<Published, Error> {
         if fun.trim().is_empty() || fun.contains(char::is_whitespace) {
-            return Err(Error::Usage(format!("`{fun}` is not a function name (expected module.function, e.g. test.ping)")));
+            return Err(Error::Usage(format!(
+                "`{fun}` is not a function name (expected module.function, e.g. test.ping)"
+            )));
         }
         let (tgt, tgt_type) = target.resolve(&self.inner.config.nodegroups)?;
         let arg = condition_args(arg, kwarg);
@@ -269,8 +315,20 @@ impl LocalClient {
             let reply = parse_publish_reply(&reply, &Limits::default())
                 .map_err(|e| Error::Protocol(format!("the publish reply does not decode: {e}")))?;
             match reply {
-                PublishReply::Published { jid, minions, missing } => return Ok(Published { jid, minions, missing }),
-                PublishReply::Empty if attempt == 0 && matches!(self.inner.auth, Auth::KeyFile) => continue,
+                PublishReply::Published {
+                    jid,
+                    minions,
+                    missing,
+                } => {
+                    return Ok(Published {
+                        jid,
+                        minions,
+                        missing,
+                    })
+                }
+                PublishReply::Empty if attempt == 0 && matches!(self.inner.auth, Auth::KeyFile) => {
+                    continue
+                }
                 PublishReply::Empty => {
                     return Err(Error::AuthenticationRefused {
                         message: "the master answered the publish with an empty reply".into(),
@@ -278,18 +336,38 @@ impl LocalClient {
                     })
                 }
                 PublishReply::NoMinions { message } => return Err(Error::NoMinions { message }),
-                PublishReply::AuthenticationError { message } => {
-                    return Err(Error::AuthenticationRefused { message, hint: self.auth_hint() })
+                // The master makes a new key file when it restarts (3006 always
+                // does): a key read before that is refused. Read it again once.
+                PublishReply::AuthenticationError { .. }
+                    if attempt == 0
+                        && matches!(self.inner.auth, Auth::KeyFile)
+                        && self.key_file_changed() =>
+                {
+                    continue
                 }
-                PublishReply::AuthorizationError { message } => return Err(Error::AuthorizationRefused { message }),
-                PublishReply::Error { name, message } => return Err(Error::Protocol(format!("{name}: {message}"))),
+                PublishReply::AuthenticationError { message } => {
+                    return Err(Error::AuthenticationRefused {
+                        message,
+                        hint: self.auth_hint(),
+                    })
+                }
+                PublishReply::AuthorizationError { message } => {
+                    return Err(Error::AuthorizationRefused { message })
+                }
+                PublishReply::Error { name, message } => {
+                    return Err(Error::Protocol(format!("{name}: {message}")))
+                }
                 PublishReply::BadLoad(text) => return Err(Error::Protocol(text)),
             }
         }
         unreachable!("the loop returns on its second attempt")
     }
 
-    async fn request(&self, payload: Zeroizing<Vec<u8>>, deadline_at: Option<Instant>) -> Result<Vec<u8>, Error> {
+    async fn request(
+        &self,
+        payload: Zeroizing<Vec<u8>>,
+        deadline_at: Option<Instant>,
+    ) -> Result<Vec<u8>, Error> {
         let mut wait = PUBLISH_TIMEOUT;
         if let Some(at) = deadline_at {
             wait = wait.min(at.saturating_duration_since(Instant::now()));
@@ -314,7 +392,10 @@ impl LocalClient {
         })
     }
 
-    fn credentials(&self, reread: bool) -> Result<(Zeroizing<String>, Vec<(String, Value)>), Error> {
+    fn credentials(
+        &self,
+        reread: bool,
+    ) -> Result<Credentials, Error> {
         match &self.inner.auth {
             Auth::KeyFile => {
                 let mut slot = self.inner.key.lock().unwrap_or_else(|p| p.into_inner());
@@ -324,7 +405,9 @@ impl LocalClient {
                         path: path.clone(),
                         reason: match e.kind() {
                             std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-                            std::io::ErrorKind::NotFound => "no such file (is this the master host, and the right -c?)".into(),
+                            std::io::ErrorKind::NotFound => {
+                                "no such file (is this the master host, and the right -c?)".into()
+                            }
                             _ => e.to_string(),
                         },
                     })?;
@@ -332,7 +415,11 @@ impl LocalClient {
                 }
                 Ok((slot.clone().unwrap_or_default(), Vec::new()))
             }
-            Auth::Eauth { eauth, username, password } => Ok((
+            Auth::Eauth {
+                eauth,
+                username,
+                password,
+            } => Ok((
                 Zeroizing::new(String::new()),
                 vec![
                     ("eauth".into(), Value::str(eauth.clone())),
@@ -340,9 +427,20 @@ impl LocalClient {
                     ("password".into(), Value::str(password.as_str())),
                 ],
             )),
-            Auth::Token(token) => {
-                Ok((Zeroizing::new(String::new()), vec![("token".into(), Value::str(token.as_str()))]))
-            }
+            Auth::Token(token) => Ok((
+                Zeroizing::new(String::new()),
+                vec![("token".into(), Value::str(token.as_str()))],
+            )),
+        }
+    }
+
+    fn key_file_changed(&self) -> bool {
+        let slot = self.inner.key.lock().unwrap_or_else(|p| p.into_inner());
+        let on_disk = std::fs::read_to_string(self.inner.config.key_file(&self.inner.user))
+            .map(Zeroizing::new);
+        match (slot.as_ref(), on_disk) {
+            (Some(cached), Ok(current)) => cached.as_str() != current.as_str(),
+            _ => false,
         }
     }
 
@@ -359,10 +457,22 @@ impl LocalClient {
         }
     }
 
-    async fn probe(&self, jid: &str, minions: Vec<String>, deadline_at: Option<Instant>) -> Option<String> {
+    async fn probe(
+        &self,
+        jid: &str,
+        minions: Vec<String>,
+        deadline_at: Option<Instant>,
+    ) -> Option<String> {
         let target = Target::list(minions);
         let published = self
-            .publish_raw(&target, "saltutil.find_job", vec![Value::str(jid)], Vec::new(), "", deadline_at)
+            .publish_raw(
+                &target,
+                "saltutil.find_job",
+                vec![Value::str(jid)],
+                Vec::new(),
+                "",
+                deadline_at,
+            )
             .await
             .ok()?;
         Some(published.jid)
@@ -419,7 +529,11 @@ impl JobRun {
 
     /// The finished job.
     pub fn into_report(self) -> JobReport {
-        JobReport { jid: self.jid, fun: self.fun, results: self.results }
+        JobReport {
+            jid: self.jid,
+            fun: self.fun,
+            results: self.results,
+        }
     }
 
     /// The next settled minion, or `None` when every minion is settled.
@@ -442,7 +556,9 @@ impl JobRun {
                 continue;
             }
             for id in self.expected.difference(&self.found) {
-                self.minion_timeouts.entry(id.clone()).or_insert(now + self.timeout);
+                self.minion_timeouts
+                    .entry(id.clone())
+                    .or_insert(now + self.timeout);
             }
             if now >= self.timeout_at && self.minions_running {
                 // Returns the bus dropped are in the job cache: look there first.
@@ -486,22 +602,35 @@ impl JobRun {
                 }
             } else {
                 // No bus: the job cache is the only source left; poll it.
-                tokio::time::sleep_until(wake.min(Instant::now() + Duration::from_millis(200))).await;
+                tokio::time::sleep_until(wake.min(Instant::now() + Duration::from_millis(200)))
+                    .await;
                 self.check_job_cache();
             }
         }
     }
 
     fn handle_event(&mut self, event: Event) {
-        let Some(rest) = event.tag.strip_prefix("salt/job/") else { return };
+        let Some(rest) = event.tag.strip_prefix("salt/job/") else {
+            return;
+        };
         let (jid, tail) = rest.split_once('/').unwrap_or((rest, ""));
         if jid == self.jid {
             if let Some(Value::Array(minions)) = event.data.get("minions") {
-                self.expected.extend(minions.iter().filter_map(|m| m.as_str().map(String::from)));
+                self.expected
+                    .extend(minions.iter().filter_map(|m| m.as_str().map(String::from)));
             }
-            let Some(minion) = tail.strip_prefix("ret/") else { return };
-            let Some(ret) = event.data.get("return") else { return };
-            let minion = event.data.get("id").and_then(Value::as_str).unwrap_or(minion).to_string();
+            let Some(minion) = tail.strip_prefix("ret/") else {
+                return;
+            };
+            let Some(ret) = event.data.get("return") else {
+                return;
+            };
+            let minion = event
+                .data
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or(minion)
+                .to_string();
             if !self.found.insert(minion.clone()) {
                 return;
             }
@@ -511,12 +640,20 @@ impl JobRun {
                 ret.clone(),
                 event.data.get("retcode").and_then(Value::as_i64),
                 event.data.get("success").and_then(Value::as_bool),
-                event.data.get("out").and_then(Value::as_str).map(String::from),
+                event
+                    .data
+                    .get("out")
+                    .and_then(Value::as_str)
+                    .map(String::from),
                 Source::EventBus,
             ));
         } else if self.probe_jid.as_deref() == Some(jid) {
-            let Some(minion) = tail.strip_prefix("ret/") else { return };
-            let Some(ret) = event.data.get("return") else { return };
+            let Some(minion) = tail.strip_prefix("ret/") else {
+                return;
+            };
+            let Some(ret) = event.data.get("return") else {
+                return;
+            };
             // A non-empty job record means the minion is still running the job.
             let running = match ret {
                 Value::Map(m) if !m.is_empty() => ret.get("return").is_none_or(Value::is_truthy),
@@ -524,7 +661,8 @@ impl JobRun {
             };
             if running && !self.found.contains(minion) {
                 let minion = minion.to_string();
-                self.minion_timeouts.insert(minion.clone(), Instant::now() + self.timeout);
+                self.minion_timeouts
+                    .insert(minion.clone(), Instant::now() + self.timeout);
                 self.seen_running.insert(minion);
                 self.minions_running = true;
             }
@@ -575,11 +713,22 @@ impl JobRun {
         for minion in pending {
             let connected = cache.is_connected(&minion, config.publish_port);
             let (state, detail) = if self.published.missing.contains(&minion) {
-                (MinionState::NotConnected, "the master has no accepted key for this id".to_string())
+                (
+                    MinionState::NotConnected,
+                    "the master has no accepted key for this id".to_string(),
+                )
             } else if connected == Some(false) {
-                (MinionState::NotConnected, "the master has no connection from this minion".to_string())
-            } else if at_deadline && (self.seen_running.contains(&minion) || self.probe_jid.is_none()) {
-                (MinionState::StillRunning, format!("no return by the deadline; the job may still be running: {lookup}"))
+                (
+                    MinionState::NotConnected,
+                    "the master has no connection from this minion".to_string(),
+                )
+            } else if at_deadline
+                && (self.seen_running.contains(&minion) || self.probe_jid.is_none())
+            {
+                (
+                    MinionState::StillRunning,
+                    format!("no return by the deadline; the job may still be running: {lookup}"),
+                )
             } else {
                 (
                     MinionState::DidNotReturn,
@@ -587,7 +736,8 @@ impl JobRun {
                 )
             };
             self.found.insert(minion.clone());
-            self.queue.push_back(MinionResult::missing(minion, state, detail));
+            self.queue
+                .push_back(MinionResult::missing(minion, state, detail));
         }
         self.done = true;
     }
@@ -595,6 +745,9 @@ impl JobRun {
 
 /// Results grouped by minion id, for callers that want a map like `LocalClient.cmd`.
 pub fn by_minion(report: &JobReport) -> BTreeMap<&str, &MinionResult> {
-    report.results.iter().map(|r| (r.minion.as_str(), r)).collect()
+    report
+        .results
+        .iter()
+        .map(|r| (r.minion.as_str(), r))
+        .collect()
 }
-

@@ -97,9 +97,10 @@ impl MasterConfig {
             .to_string();
         let include = match opts.get("include") {
             Some(Yaml::String(s)) => vec![s.clone()],
-            Some(Yaml::Sequence(items)) => {
-                items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
-            }
+            Some(Yaml::Sequence(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
             _ => Vec::new(),
         };
         for pattern in std::iter::once(default_include).chain(include) {
@@ -123,7 +124,9 @@ impl MasterConfig {
                 None | Some(Yaml::Null) => Ok(default),
                 Some(v) => yaml_u64(v)
                     .and_then(|n| u16::try_from(n).ok())
-                    .ok_or_else(|| Error::config(&conf_file, format!("`{key}` must be a port number"))),
+                    .ok_or_else(|| {
+                        Error::config(&conf_file, format!("`{key}` must be a port number"))
+                    }),
             }
         };
         let seconds = |key: &str, default: Duration| -> Result<Duration, Error> {
@@ -132,14 +135,22 @@ impl MasterConfig {
                 Some(v) => yaml_f64(v)
                     .filter(|s| *s >= 0.0 && s.is_finite())
                     .map(Duration::from_secs_f64)
-                    .ok_or_else(|| Error::config(&conf_file, format!("`{key}` must be a number of seconds"))),
+                    .ok_or_else(|| {
+                        Error::config(&conf_file, format!("`{key}` must be a number of seconds"))
+                    }),
             }
         };
         let ipv6 = opts.get("ipv6").and_then(Yaml::as_bool).unwrap_or(false);
         let interface_text = text("interface", if ipv6 { "::" } else { "0.0.0.0" });
-        let interface: IpAddr = interface_text.trim_matches(['[', ']']).parse().map_err(|_| {
-            Error::config(&conf_file, format!("`interface: {interface_text}` is not an IP address"))
-        })?;
+        let interface: IpAddr = interface_text
+            .trim_matches(['[', ']'])
+            .parse()
+            .map_err(|_| {
+                Error::config(
+                    &conf_file,
+                    format!("`interface: {interface_text}` is not an IP address"),
+                )
+            })?;
         let ipc_mode = match text("ipc_mode", "ipc").as_str() {
             "tcp" => IpcMode::Tcp,
             _ => IpcMode::Ipc,
@@ -236,7 +247,9 @@ pub fn prepend_root_dir(root_dir: &str, path: &str) -> PathBuf {
 fn read_yaml_map(path: &Path, missing_ok: bool) -> Result<BTreeMap<String, Yaml>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(BTreeMap::new())
+        }
         Err(e) => return Err(Error::config(path, format!("cannot read it: {e}"))),
     };
     let doc: Yaml = serde_yaml_ng::from_str(&text)
@@ -247,25 +260,46 @@ fn read_yaml_map(path: &Path, missing_ok: bool) -> Result<BTreeMap<String, Yaml>
             .into_iter()
             .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v)))
             .collect()),
-        _ => Err(Error::config(path, "the file must hold a YAML mapping of settings".to_string())),
+        _ => Err(Error::config(
+            path,
+            "the file must hold a YAML mapping of settings".to_string(),
+        )),
     }
 }
 
 /// Expands an include pattern relative to the config dir. Only `*` in the file
 /// name is supported, which covers Salt's `master.d/*.conf` convention.
 fn glob_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
-    let full = if Path::new(pattern).is_absolute() { PathBuf::from(pattern) } else { dir.join(pattern) };
-    let Some(name) = full.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+    let full = if Path::new(pattern).is_absolute() {
+        PathBuf::from(pattern)
+    } else {
+        dir.join(pattern)
+    };
+    let Some(name) = full
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+    else {
         return Ok(Vec::new());
     };
     let parent = full.parent().unwrap_or(dir).to_path_buf();
     if !name.contains('*') {
-        return Ok(if full.is_file() { vec![full] } else { Vec::new() });
+        return Ok(if full.is_file() {
+            vec![full]
+        } else {
+            Vec::new()
+        });
     }
-    let Ok(entries) = std::fs::read_dir(&parent) else { return Ok(Vec::new()) };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Ok(Vec::new());
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| wildcard_match(&name, n)))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| wildcard_match(&name, n))
+        })
         .map(|e| e.path())
         .filter(|p| p.is_file())
         .collect();
@@ -318,7 +352,10 @@ fn yaml_word(v: &Yaml) -> String {
         Yaml::String(s) => s.clone(),
         Yaml::Number(n) => n.to_string(),
         Yaml::Bool(b) => if *b { "True" } else { "False" }.to_string(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -328,10 +365,22 @@ mod tests {
 
     #[test]
     fn root_dir_is_prepended_like_salt() {
-        assert_eq!(prepend_root_dir("/", "/var/cache/salt/master"), PathBuf::from("/var/cache/salt/master"));
-        assert_eq!(prepend_root_dir("/srv/lab", "/var/cache/salt/master"), PathBuf::from("/srv/lab/var/cache/salt/master"));
-        assert_eq!(prepend_root_dir("/srv/lab/", "/srv/lab/cache"), PathBuf::from("/srv/lab/cache"));
-        assert_eq!(prepend_root_dir("/srv/lab", "relative/dir"), PathBuf::from("/srv/lab/relative/dir"));
+        assert_eq!(
+            prepend_root_dir("/", "/var/cache/salt/master"),
+            PathBuf::from("/var/cache/salt/master")
+        );
+        assert_eq!(
+            prepend_root_dir("/srv/lab", "/var/cache/salt/master"),
+            PathBuf::from("/srv/lab/var/cache/salt/master")
+        );
+        assert_eq!(
+            prepend_root_dir("/srv/lab/", "/srv/lab/cache"),
+            PathBuf::from("/srv/lab/cache")
+        );
+        assert_eq!(
+            prepend_root_dir("/srv/lab", "relative/dir"),
+            PathBuf::from("/srv/lab/relative/dir")
+        );
     }
 
     #[test]
@@ -344,7 +393,11 @@ mod tests {
         .unwrap();
         std::fs::create_dir(dir.path().join("master.d")).unwrap();
         std::fs::write(dir.path().join("master.d/a.conf"), "ret_port: 2000\n").unwrap();
-        std::fs::write(dir.path().join("master.d/b.conf"), "ret_port: 3000\ninterface: 127.0.0.5\n").unwrap();
+        std::fs::write(
+            dir.path().join("master.d/b.conf"),
+            "ret_port: 3000\ninterface: 127.0.0.5\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("master.d/ignored.txt"), "ret_port: 9\n").unwrap();
         let cfg = MasterConfig::load(dir.path()).unwrap();
         assert_eq!(cfg.ret_port, 3000);
@@ -362,7 +415,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = MasterConfig::load(dir.path()).unwrap();
         assert_eq!(cfg.ret_endpoint(), "tcp://127.0.0.1:4506");
-        assert_eq!(cfg.key_file("root"), PathBuf::from("/var/cache/salt/master/.root_key"));
+        assert_eq!(
+            cfg.key_file("root"),
+            PathBuf::from("/var/cache/salt/master/.root_key")
+        );
         std::fs::write(dir.path().join("master"), "ret_port: [\n").unwrap();
         let err = MasterConfig::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("master"), "{err}");

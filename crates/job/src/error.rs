@@ -68,21 +68,35 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn config(path: &Path, message: impl Into<String>) -> Error {
-        Error::Config { path: path.to_path_buf(), message: message.into() }
+        Error::Config {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn unreachable(endpoint: impl ToString, detail: impl ToString) -> Error {
-        Error::MasterUnreachable { endpoint: endpoint.to_string(), detail: detail.to_string() }
+        Error::MasterUnreachable {
+            endpoint: endpoint.to_string(),
+            detail: detail.to_string(),
+        }
     }
 
     /// The master refused the credentials or the function.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::AuthenticationRefused { .. } | Error::AuthorizationRefused { .. } | Error::KeyFile { .. })
+        matches!(
+            self,
+            Error::AuthenticationRefused { .. }
+                | Error::AuthorizationRefused { .. }
+                | Error::KeyFile { .. }
+        )
     }
 
     /// The master could not be reached.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, Error::MasterUnreachable { .. } | Error::DeadlineBeforePublish)
+        matches!(
+            self,
+            Error::MasterUnreachable { .. } | Error::DeadlineBeforePublish
+        )
     }
 
     /// Nothing matched the target.
@@ -98,6 +112,9 @@ impl Error {
 
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Error {
-        Error::MasterUnreachable { endpoint: String::new(), detail: e.to_string() }
+        Error::MasterUnreachable {
+            endpoint: String::new(),
+            detail: e.to_string(),
+        }
     }
 }

@@ -58,10 +58,20 @@ impl Step {
 
     /// The job this step publishes, with the run's defaults filled in.
     pub fn job(&self, defaults: &RunOptions) -> Job {
-        let mut job = Job::new(Target::new(self.target.clone(), self.tgt_type), self.fun.clone());
+        let mut job = Job::new(
+            Target::new(self.target.clone(), self.tgt_type),
+            self.fun.clone(),
+        );
         job.arg = self.arg.iter().map(Value::from_json).collect();
-        job.kwarg = self.kwarg.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
-        job.timeout = self.timeout.map(Duration::from_secs_f64).or(defaults.timeout);
+        job.kwarg = self
+            .kwarg
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect();
+        job.timeout = self
+            .timeout
+            .map(Duration::from_secs_f64)
+            .or(defaults.timeout);
         job.gather_job_timeout = defaults.gather_job_timeout;
         job
     }
@@ -94,16 +104,32 @@ impl Plan {
                     TargetType::Compound,
                     "myproject.update_code",
                 ),
-                Step::new("collectstatic", "web1", TargetType::Glob, "myproject.collectstatic"),
-                Step::new("restart apache", "roles:webserver", TargetType::Grain, "myproject.restart_apache"),
-                Step::new("restart supervisord", "roles:redisserver", TargetType::Grain, "myproject.restart_supervisord"),
+                Step::new(
+                    "collectstatic",
+                    "web1",
+                    TargetType::Glob,
+                    "myproject.collectstatic",
+                ),
+                Step::new(
+                    "restart apache",
+                    "roles:webserver",
+                    TargetType::Grain,
+                    "myproject.restart_apache",
+                ),
+                Step::new(
+                    "restart supervisord",
+                    "roles:redisserver",
+                    TargetType::Grain,
+                    "myproject.restart_supervisord",
+                ),
             ],
         }
     }
 
     /// Reads a plan from a YAML file.
     pub fn from_yaml_file(path: &Path) -> Result<Plan, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::config(path, format!("cannot read the plan: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(path, format!("cannot read the plan: {e}")))?;
         Plan::from_yaml(&text).map_err(|message| Error::config(path, message))
     }
 
@@ -117,10 +143,18 @@ impl Plan {
         }
         for (i, step) in plan.steps.iter().enumerate() {
             if step.fun.trim().is_empty() || step.target.trim().is_empty() {
-                return Err(format!("step {} (`{}`) needs a `target` and a `fun`", i + 1, step.name));
+                return Err(format!(
+                    "step {} (`{}`) needs a `target` and a `fun`",
+                    i + 1,
+                    step.name
+                ));
             }
             if step.timeout.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
-                return Err(format!("step {} (`{}`): `timeout` must be a positive number of seconds", i + 1, step.name));
+                return Err(format!(
+                    "step {} (`{}`): `timeout` must be a positive number of seconds",
+                    i + 1,
+                    step.name
+                ));
             }
         }
         Ok(plan)
@@ -205,10 +239,19 @@ impl StepOutcome {
             StepOutcome::Error(e) => Some(e.to_string()),
             StepOutcome::Failed(report) => {
                 let mut parts = Vec::new();
-                for state in [MinionState::Failed, MinionState::DidNotReturn, MinionState::NotConnected, MinionState::StillRunning] {
+                for state in [
+                    MinionState::Failed,
+                    MinionState::DidNotReturn,
+                    MinionState::NotConnected,
+                    MinionState::StillRunning,
+                ] {
                     let ids = report.minions_in(state);
                     if !ids.is_empty() {
-                        parts.push(format!("{}: {}", state.as_str().replace('_', " "), ids.join(", ")));
+                        parts.push(format!(
+                            "{}: {}",
+                            state.as_str().replace('_', " "),
+                            ids.join(", ")
+                        ));
                     }
                 }
                 Some(parts.join("; "))
@@ -236,7 +279,11 @@ impl PlanReport {
 
     /// The step that stopped the plan.
     pub fn failed_step(&self) -> Option<(usize, &Step, &StepOutcome)> {
-        self.steps.iter().enumerate().find(|(_, (_, o))| !o.succeeded()).map(|(i, (s, o))| (i, s, o))
+        self.steps
+            .iter()
+            .enumerate()
+            .find(|(_, (_, o))| !o.succeeded())
+            .map(|(i, (s, o))| (i, s, o))
     }
 }
 
@@ -248,7 +295,11 @@ pub async fn run_plan(
     mut observe: impl FnMut(PlanEvent<'_>),
 ) -> PlanReport {
     let plan_deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
-    let mut report = PlanReport { name: plan.name.clone(), steps: Vec::new(), skipped: Vec::new() };
+    let mut report = PlanReport {
+        name: plan.name.clone(),
+        steps: Vec::new(),
+        skipped: Vec::new(),
+    };
     for (index, step) in plan.steps.iter().enumerate() {
         if report.steps.iter().any(|(_, o)| !o.succeeded()) {
             report.skipped.push(step.clone());
@@ -262,9 +313,16 @@ pub async fn run_plan(
         let outcome = match client.run(job).await {
             Err(e) => StepOutcome::Error(e),
             Ok(mut run) => {
-                observe(PlanEvent::StepPublished { index, jid: run.jid(), minions: &run.published().minions });
+                observe(PlanEvent::StepPublished {
+                    index,
+                    jid: run.jid(),
+                    minions: &run.published().minions,
+                });
                 while let Some(result) = run.next().await {
-                    observe(PlanEvent::Result { index, result: &result });
+                    observe(PlanEvent::Result {
+                        index,
+                        result: &result,
+                    });
                 }
                 let job_report = run.into_report();
                 if job_report.tally().all_succeeded() {
@@ -274,7 +332,10 @@ pub async fn run_plan(
                 }
             }
         };
-        observe(PlanEvent::StepFinished { index, outcome: &outcome });
+        observe(PlanEvent::StepFinished {
+            index,
+            outcome: &outcome,
+        });
         report.steps.push((step.clone(), outcome));
     }
     report
@@ -290,7 +351,12 @@ mod tests {
         let funs: Vec<&str> = plan.steps.iter().map(|s| s.fun.as_str()).collect();
         assert_eq!(
             funs,
-            ["myproject.update_code", "myproject.collectstatic", "myproject.restart_apache", "myproject.restart_supervisord"]
+            [
+                "myproject.update_code",
+                "myproject.collectstatic",
+                "myproject.restart_apache",
+                "myproject.restart_supervisord"
+            ]
         );
         assert_eq!(plan.steps[0].tgt_type, TargetType::Compound);
         assert_eq!(plan.steps[1].target, "web1");
@@ -307,8 +373,17 @@ mod tests {
         .unwrap();
         assert_eq!(plan.steps[0].tgt_type, TargetType::Glob);
         assert_eq!(plan.steps[0].timeout, Some(5.0));
-        assert!(Plan::from_yaml("steps: []\n").unwrap_err().contains("no steps"));
-        assert!(Plan::from_yaml("steps:\n  - {name: x, target: '*', fun: t, bogus: 1}\n").unwrap_err().contains("bogus"));
-        assert!(Plan::from_yaml("steps:\n  - {name: x, target: '*', fun: t, tgt_type: nope}\n").is_err());
+        assert!(Plan::from_yaml("steps: []\n")
+            .unwrap_err()
+            .contains("no steps"));
+        assert!(
+            Plan::from_yaml("steps:\n  - {name: x, target: '*', fun: t, bogus: 1}\n")
+                .unwrap_err()
+                .contains("bogus")
+        );
+        assert!(
+            Plan::from_yaml("steps:\n  - {name: x, target: '*', fun: t, tgt_type: nope}\n")
+                .is_err()
+        );
     }
 }

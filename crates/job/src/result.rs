@@ -79,11 +79,22 @@ pub struct MinionResult {
 
 impl MinionResult {
     /// A result built from a return's fields.
-    pub fn returned(minion: String, ret: Value, retcode: Option<i64>, success: Option<bool>, out: Option<String>, source: Source) -> MinionResult {
+    pub fn returned(
+        minion: String,
+        ret: Value,
+        retcode: Option<i64>,
+        success: Option<bool>,
+        out: Option<String>,
+        source: Source,
+    ) -> MinionResult {
         let failed = retcode.is_some_and(|c| c != 0) || success == Some(false);
         MinionResult {
             minion,
-            state: if failed { MinionState::Failed } else { MinionState::Succeeded },
+            state: if failed {
+                MinionState::Failed
+            } else {
+                MinionState::Succeeded
+            },
             ret: Some(ret),
             retcode,
             success,
@@ -95,7 +106,16 @@ impl MinionResult {
 
     /// A minion without a return.
     pub fn missing(minion: String, state: MinionState, detail: String) -> MinionResult {
-        MinionResult { minion, state, ret: None, retcode: None, success: None, out: None, source: Source::None, detail: Some(detail) }
+        MinionResult {
+            minion,
+            state,
+            ret: None,
+            retcode: None,
+            success: None,
+            out: None,
+            source: Source::None,
+            detail: Some(detail),
+        }
     }
 
     /// A JSON object for machine-readable output.
@@ -106,14 +126,20 @@ impl MinionResult {
         if let Some(ret) = &self.ret {
             m.insert("return".into(), ret.to_json());
         }
-        m.insert("retcode".into(), self.retcode.map_or(serde_json::Value::Null, Into::into));
+        m.insert(
+            "retcode".into(),
+            self.retcode.map_or(serde_json::Value::Null, Into::into),
+        );
         if let Some(success) = self.success {
             m.insert("success".into(), success.into());
         }
         if let Some(out) = &self.out {
             m.insert("out".into(), out.clone().into());
         }
-        m.insert("source".into(), serde_json::to_value(self.source).unwrap_or_default());
+        m.insert(
+            "source".into(),
+            serde_json::to_value(self.source).unwrap_or_default(),
+        );
         if let Some(detail) = &self.detail {
             m.insert("detail".into(), detail.clone().into());
         }
@@ -190,14 +216,24 @@ impl JobReport {
 
     /// Minion ids in the given state, sorted.
     pub fn minions_in(&self, state: MinionState) -> Vec<String> {
-        let mut ids: Vec<String> = self.results.iter().filter(|r| r.state == state).map(|r| r.minion.clone()).collect();
+        let mut ids: Vec<String> = self
+            .results
+            .iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.minion.clone())
+            .collect();
         ids.sort();
         ids
     }
 
     /// Minion ids that returned, successfully or not, sorted.
     pub fn returned_minions(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.results.iter().filter(|r| r.state.returned()).map(|r| r.minion.clone()).collect();
+        let mut ids: Vec<String> = self
+            .results
+            .iter()
+            .filter(|r| r.state.returned())
+            .map(|r| r.minion.clone())
+            .collect();
         ids.sort();
         ids
     }

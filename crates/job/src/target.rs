@@ -78,10 +78,16 @@ impl FromStr for TargetType {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<TargetType, Error> {
-        TargetType::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = TargetType::ALL.iter().map(|t| t.as_str()).collect();
-            Error::Usage(format!("unknown target type `{s}` (use one of: {})", names.join(", ")))
-        })
+        TargetType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TargetType::ALL.iter().map(|t| t.as_str()).collect();
+                Error::Usage(format!(
+                    "unknown target type `{s}` (use one of: {})",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -97,7 +103,10 @@ pub struct Target {
 impl Target {
     /// A target of the given type.
     pub fn new(expr: impl Into<String>, tgt_type: TargetType) -> Target {
-        Target { expr: expr.into(), tgt_type }
+        Target {
+            expr: expr.into(),
+            tgt_type,
+        }
     }
 
     /// A glob on minion ids.
@@ -126,29 +135,48 @@ impl Target {
     }
 
     /// What goes into the publish load, nodegroups expanded as `LocalClient._prep_pub` does.
-    pub fn resolve(&self, nodegroups: &BTreeMap<String, Vec<String>>) -> Result<(Tgt, &'static str), Error> {
+    pub fn resolve(
+        &self,
+        nodegroups: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(Tgt, &'static str), Error> {
         if self.expr.trim().is_empty() {
             return Err(Error::Usage("the target expression is empty".into()));
         }
         match self.tgt_type {
             TargetType::List => Ok((
-                Tgt::List(self.expr.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+                Tgt::List(
+                    self.expr
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ),
                 "list",
             )),
             TargetType::Nodegroup => {
                 let words = resolve_nodegroup(&self.expr, nodegroups)?;
-                Ok((Tgt::Expr(expand_compound(&words, nodegroups)?.join(" ")), "compound"))
+                Ok((
+                    Tgt::Expr(expand_compound(&words, nodegroups)?.join(" ")),
+                    "compound",
+                ))
             }
             TargetType::Compound => {
                 let words: Vec<String> = self.expr.split_whitespace().map(String::from).collect();
-                Ok((Tgt::Expr(expand_compound(&words, nodegroups)?.join(" ")), "compound"))
+                Ok((
+                    Tgt::Expr(expand_compound(&words, nodegroups)?.join(" ")),
+                    "compound",
+                ))
             }
             other => Ok((Tgt::Expr(self.expr.clone()), other.as_str())),
         }
     }
 }
 
-fn expand_compound(words: &[String], nodegroups: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, Error> {
+fn expand_compound(
+    words: &[String],
+    nodegroups: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for word in words {
         match word.strip_prefix("N@") {
@@ -159,12 +187,19 @@ fn expand_compound(words: &[String], nodegroups: &BTreeMap<String, Vec<String>>)
     Ok(out)
 }
 
-fn resolve_nodegroup(name: &str, nodegroups: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, Error> {
+fn resolve_nodegroup(
+    name: &str,
+    nodegroups: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, Error> {
     if !nodegroups.contains_key(name) {
         let known: Vec<&str> = nodegroups.keys().map(String::as_str).collect();
         return Err(Error::Usage(format!(
             "nodegroup `{name}` is not defined in the master config's `nodegroups` (defined: {})",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         )));
     }
     let mut skip = BTreeSet::new();
@@ -184,7 +219,9 @@ fn nodegroup_comp(
     if skip.contains(name) {
         return Vec::new();
     }
-    let Some(words) = nodegroups.get(name) else { return Vec::new() };
+    let Some(words) = nodegroups.get(name) else {
+        return Vec::new();
+    };
     skip.insert(name.to_string());
     let mut expanded_nested = false;
     let mut ret = Vec::new();
@@ -229,7 +266,14 @@ fn nodegroup_as_expression(words: &[String]) -> Option<Vec<String>> {
         return None;
     }
     let regex_chars = ['(', '[', '{', '\\', '?', '}', ']', ')'];
-    let prefix = if words.iter().any(|w| regex_chars.iter().any(|c| w.contains(*c))) { "E@" } else { "L@" };
+    let prefix = if words
+        .iter()
+        .any(|w| regex_chars.iter().any(|c| w.contains(*c)))
+    {
+        "E@"
+    } else {
+        "L@"
+    };
     Some(vec![format!("{prefix}{}", words.join(","))])
 }
 
@@ -241,7 +285,10 @@ mod tests {
         let mut g = BTreeMap::new();
         g.insert("web".into(), vec!["G@roles:webserver".into()]);
         g.insert("ids".into(), vec!["web1".into(), "redis1".into()]);
-        g.insert("both".into(), vec!["N@web".into(), "or".into(), "L@redis1".into()]);
+        g.insert(
+            "both".into(),
+            vec!["N@web".into(), "or".into(), "L@redis1".into()],
+        );
         g
     }
 
@@ -255,11 +302,17 @@ mod tests {
     #[test]
     fn nodegroups_expand_like_localclient() {
         let g = groups();
-        let (t, ty) = Target::new("web", TargetType::Nodegroup).resolve(&g).unwrap();
+        let (t, ty) = Target::new("web", TargetType::Nodegroup)
+            .resolve(&g)
+            .unwrap();
         assert_eq!((expr(t).as_str(), ty), ("G@roles:webserver", "compound"));
-        let (t, _) = Target::new("ids", TargetType::Nodegroup).resolve(&g).unwrap();
+        let (t, _) = Target::new("ids", TargetType::Nodegroup)
+            .resolve(&g)
+            .unwrap();
         assert_eq!(expr(t), "L@web1,redis1");
-        let (t, _) = Target::new("both", TargetType::Nodegroup).resolve(&g).unwrap();
+        let (t, _) = Target::new("both", TargetType::Nodegroup)
+            .resolve(&g)
+            .unwrap();
         assert_eq!(expr(t), "( ( G@roles:webserver ) or L@redis1 )");
         let (t, _) = Target::compound("N@ids and not web1").resolve(&g).unwrap();
         assert_eq!(expr(t), "L@web1,redis1 and not web1");
@@ -267,13 +320,18 @@ mod tests {
 
     #[test]
     fn unknown_nodegroup_names_the_setting() {
-        let err = Target::new("nope", TargetType::Nodegroup).resolve(&groups()).unwrap_err().to_string();
+        let err = Target::new("nope", TargetType::Nodegroup)
+            .resolve(&groups())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nodegroups") && err.contains("nope"), "{err}");
     }
 
     #[test]
     fn lists_split_on_commas() {
-        let (t, ty) = Target::new("web1, web2,", TargetType::List).resolve(&BTreeMap::new()).unwrap();
+        let (t, ty) = Target::new("web1, web2,", TargetType::List)
+            .resolve(&BTreeMap::new())
+            .unwrap();
         assert_eq!(ty, "list");
         assert_eq!(t, Tgt::List(vec!["web1".into(), "web2".into()]));
     }

@@ -207,7 +207,11 @@ fn shared_master_conf(layout: &Layout) -> Map<String, Value> {
 /// The loopback address a minion connects from: 127.0.0.2 for the first
 /// minion, 127.0.0.3 for the second, and so on.
 pub fn minion_address(opts: &LabOptions, minion: &MinionSpec) -> String {
-    let index = opts.minions.iter().position(|m| m.id == minion.id).unwrap_or(0);
+    let index = opts
+        .minions
+        .iter()
+        .position(|m| m.id == minion.id)
+        .unwrap_or(0);
     format!("127.0.0.{}", 2 + index)
 }
 

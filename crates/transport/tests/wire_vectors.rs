@@ -142,7 +142,7 @@ fn payload_dumps_both_encodings_and_decode() {
         if name == "str_len65536" {
             let value = Value::str("d".repeat(65536));
             let mut want = unhex("db00010000");
-            want.extend(std::iter::repeat(b'd').take(65536));
+            want.extend(std::iter::repeat_n(b'd', 65536));
             assert_eq!(case["dumps_hex_len"], 65541);
             assert!(case["dumps_hex_prefix"]
                 .as_str()
