@@ -6,25 +6,32 @@ lab started by `saltwire-lab`; `bench/run.sh` does both:
 
     .venvs/salt-3008.4/bin/python bench/bench.py --config-dir DIR --saltwire target/release/saltwire
 
-For `'*' test.ping` it measures, interleaved round-robin after warm-up rounds:
+It measures, interleaved round-robin after warm-up rounds, on one lab:
 
-    saltwire       `saltwire -c DIR run '*' test.ping --out json` as a subprocess
-    salt           `salt -c DIR '*' test.ping --out json` (the venv's CLI) as a subprocess
-    python-script  a fresh `python -c` doing import salt.client + LocalClient + cmd()
-    python-warm    one cmd() call in a long-lived process that already holds a LocalClient
+`'*' test.ping`
+    saltwire       `saltwire -c DIR run '*' test.ping --out json`, a subprocess
+    salt           `salt -c DIR '*' test.ping --out json` (the venv's CLI), a subprocess
+    python-script  a fresh `python -c`: import salt.client, LocalClient(), cmd()
+    python-warm    one cmd() in a long-lived process that already holds a LocalClient
 
-and, unless --no-deploy, the four-step quick deploy the same way
-(`saltwire deploy`, a fresh python script with the four cmd() calls, and the
-four calls in the long-lived process).
+the four-step quick deploy (--deploy-iterations, 0 skips it)
+    saltwire       `saltwire deploy --out json`
+    python-script  a fresh `python -c` with the four cmd() calls
+    python-warm    the four cmd() calls in the long-lived process
+
+publish only (--publish-iterations, 0 skips it)
+    saltwire / salt  `'*' test.ping --async`: start, publish, print the jid
 
 Subprocesses run under a small C launcher (bench/rusage_exec.c, compiled with
 $CC or cc on each run) that times fork to wait4 and reports the child's
 rusage: peak RSS (ru_maxrss) and user+system CPU. It exists because a child
 forked from this Python process would inherit its ~25 MiB RSS high-water
 mark. In the long-lived process, cmd() is timed inside the process and the
-peak RSS is its own ru_maxrss. Every run must
-return True (or the step's value) from exactly the expected minions; anything
-else stops the benchmark with the run's output.
+peak RSS is its own ru_maxrss.
+
+Every run must return from exactly the expected minions (True for test.ping,
+the step's value for the deploy) with exit code 0; anything else stops the
+benchmark with that run's output.
 
 Results: a Markdown report on stdout, progress on stderr, raw numbers with
 --json FILE.
@@ -36,6 +43,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import resource
 import signal
 import statistics
@@ -150,9 +158,9 @@ class Launcher:
             stdout = out.read().decode("utf-8", "replace")
             stderr = err.read().decode("utf-8", "replace")
         if timed_out:
-            raise RunFailed(f"{' '.join(argv)}: did not finish within {RUN_TIMEOUT:.0f} s\n{stdout}\n{stderr}")
+            raise RunFailed(f"{shlex.join(argv)}: did not finish within {RUN_TIMEOUT:.0f} s\n{stdout}\n{stderr}")
         if os.waitstatus_to_exitcode(status) != 0:
-            raise RunFailed(f"{' '.join(argv)}: rusage-exec failed ({status})\n{stderr}")
+            raise RunFailed(f"{shlex.join(argv)}: rusage-exec failed ({status})\n{stderr}")
         with open(self.usage_path, encoding="ascii") as f:
             wall_ns, maxrss_kib, utime_us, stime_us, child_status = (int(x) for x in f.read().split())
         sample = Sample(wall_ns / 1e9, maxrss_kib, (utime_us + stime_us) / 1e6)
@@ -204,7 +212,7 @@ def run_checked(launcher, argv, check):
         check(stdout)
     except (RunFailed, ValueError, KeyError, TypeError) as e:
         raise RunFailed(
-            f"{' '.join(argv)}: {e}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            f"{shlex.join(argv)}: {e}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
         ) from None
     return sample
 
@@ -496,57 +504,73 @@ def verdicts(stats):
     return lines
 
 
-PING_ROWS = (
-    ("saltwire", "`saltwire run '*' test.ping --out json`, subprocess"),
-    ("salt", "`salt '*' test.ping --out json`, subprocess"),
-    ("python-script", "fresh `python -c`: import + LocalClient() + cmd()"),
-    ("python-warm", "one cmd() in a long-lived process (client already built)"),
-)
-
-DEPLOY_ROWS = (
-    ("saltwire", "`saltwire deploy --out json`, subprocess"),
-    ("python-script", "fresh `python -c`: import + LocalClient() + 4 cmd()"),
-    ("python-warm", "4 cmd() in a long-lived process (client already built)"),
-)
+def paired_ratio(samples, name, baseline="saltwire"):
+    """Median over rounds of name's wall time / baseline's in the same round."""
+    return statistics.median(a.wall_s / b.wall_s for a, b in zip(samples[name], samples[baseline]))
 
 
-def report(info, args, ping_stats, deploy_stats):
-    out = []
-    out.append(f"## `'*' test.ping`, {len(MINIONS)} minions, {args.iterations} rounds after {args.warmup} warm-up\n")
-    out.append(table(PING_ROWS, ping_stats, "saltwire"))
-    out.append("")
-    sw = ping_stats["saltwire"]["wall_median_s"]
-    out.append(
+def ratio_line(samples, stats, names):
+    sw = stats["saltwire"]["wall_median_s"]
+    return (
         "Ratios of median wall time: "
-        + ", ".join(
-            f"{name}/saltwire = {ping_stats[name]['wall_median_s'] / sw:.2f}"
-            for name in ("salt", "python-script", "python-warm")
-        )
+        + ", ".join(f"{name}/saltwire = {stats[name]['wall_median_s'] / sw:.2f}" for name in names)
+        + ". Median of the same ratio taken round by round: "
+        + ", ".join(f"{paired_ratio(samples, name):.2f}" for name in names)
         + "."
     )
-    out.append("")
-    out.extend(verdicts(ping_stats))
-    out.append(
-        "- python-warm RSS is the long-lived process's ru_maxrss after its test.ping calls "
-        "(its wall/CPU are per cmd() call, measured inside that process)."
-    )
-    if deploy_stats:
+
+
+# (section key, heading, rows: (client, what is timed))
+SECTIONS = (
+    (
+        "test_ping",
+        "`'*' test.ping`, 3 minions",
+        (
+            ("saltwire", "`saltwire run '*' test.ping --out json`, subprocess"),
+            ("salt", "`salt '*' test.ping --out json`, subprocess"),
+            ("python-script", "fresh `python -c`: import + LocalClient() + cmd()"),
+            ("python-warm", "one cmd() in a long-lived process (client already built)"),
+        ),
+    ),
+    (
+        "deploy",
+        "Four-step quick deploy",
+        (
+            ("saltwire", "`saltwire deploy --out json`, subprocess"),
+            ("python-script", "fresh `python -c`: import + LocalClient() + 4 cmd()"),
+            ("python-warm", "4 cmd() in a long-lived process (client already built)"),
+        ),
+    ),
+    (
+        "publish_only",
+        "Publish only: `'*' test.ping --async` (start, publish, print the jid; no returns awaited)",
+        (
+            ("saltwire", "`saltwire run '*' test.ping --async`, subprocess"),
+            ("salt", "`salt '*' test.ping --async`, subprocess"),
+        ),
+    ),
+)
+
+
+def report(info, args, results):
+    out = []
+    for key, heading, rows in SECTIONS:
+        if key not in results:
+            continue
+        samples, stats = results[key]
+        n = stats["saltwire"]["n"]
+        out.append(f"## {heading}; {n} rounds after {args.warmup} warm-up\n")
+        out.append(table(rows, stats, "saltwire"))
         out.append("")
-        out.append(
-            f"## Four-step quick deploy, {args.deploy_iterations} rounds after {args.warmup} warm-up\n"
-        )
-        out.append(table(DEPLOY_ROWS, deploy_stats, "saltwire"))
-        out.append("")
-        sw = deploy_stats["saltwire"]["wall_median_s"]
-        out.append(
-            "Ratios of median wall time: "
-            + ", ".join(
-                f"{name}/saltwire = {deploy_stats[name]['wall_median_s'] / sw:.2f}"
-                for name in ("python-script", "python-warm")
+        out.append(ratio_line(samples, stats, [name for name, _ in rows if name != "saltwire"]))
+        if key == "test_ping":
+            out.append("")
+            out.extend(verdicts(stats))
+            out.append(
+                "- python-warm: wall and CPU are per cmd() call, timed inside the long-lived process; "
+                "its RSS is that process's ru_maxrss after its test.ping calls."
             )
-            + "."
-        )
-    out.append("")
+        out.append("")
     out.append("## Machine\n")
     out.append(f"- Date: {info['date_utc']}")
     out.append(f"- CPU: {info['cpu_model']}, nproc {info['nproc']}, memory {info['mem_total_mib']} MiB")
@@ -575,42 +599,39 @@ def bench_main(args):
     floor, _, _, _ = launcher.run(["/bin/true"])
     info["launcher_floor_kib"] = floor.maxrss_kib
     clients = Clients(args, launcher)
-    try:
-        t0 = time.monotonic()
-        ping = measure(
-            clients,
+    phases = [
+        (
+            "test_ping",
+            args.iterations,
             [
                 ("saltwire", clients.saltwire_ping),
                 ("salt", clients.salt_ping),
                 ("python-script", clients.python_script_ping),
                 ("python-warm", clients.python_warm_ping),
             ],
-            args.iterations,
-            args.warmup,
-            "test.ping",
-        )
-        deploy = None
-        if args.deploy_iterations > 0:
-            deploy = measure(
-                clients,
-                [
-                    ("saltwire", clients.saltwire_deploy),
-                    ("python-script", clients.python_script_deploy),
-                    ("python-warm", clients.python_warm_deploy),
-                ],
-                args.deploy_iterations,
-                args.warmup,
-                "deploy",
-            )
-        publish = None
-        if args.publish_iterations > 0:
-            publish = measure(
-                clients,
-                [("saltwire", clients.saltwire_async), ("salt", clients.salt_async)],
-                args.publish_iterations,
-                args.warmup,
-                "--async",
-            )
+        ),
+        (
+            "deploy",
+            args.deploy_iterations,
+            [
+                ("saltwire", clients.saltwire_deploy),
+                ("python-script", clients.python_script_deploy),
+                ("python-warm", clients.python_warm_deploy),
+            ],
+        ),
+        (
+            "publish_only",
+            args.publish_iterations,
+            [("saltwire", clients.saltwire_async), ("salt", clients.salt_async)],
+        ),
+    ]
+    results = {}
+    try:
+        t0 = time.monotonic()
+        for key, iterations, order in phases:
+            if iterations > 0:
+                samples = measure(clients, order, iterations, args.warmup, key)
+                results[key] = (samples, {name: summarize(s) for name, s in samples.items()})
         log(f"measured in {time.monotonic() - t0:.0f} s")
         info["loadavg_at_end"] = os.getloadavg()
     except RunFailed as e:
@@ -620,36 +641,19 @@ def bench_main(args):
         clients.warm.close()
         workdir.cleanup()
 
-    ping_stats = {name: summarize(s) for name, s in ping.items()}
-    deploy_stats = {name: summarize(s) for name, s in deploy.items()} if deploy else None
-    print(report(info, args, ping_stats, deploy_stats))
+    print(report(info, args, results))
 
     if args.json:
-        raw = {
-            "machine": info,
-            "iterations": args.iterations,
-            "deploy_iterations": args.deploy_iterations,
-            "warmup": args.warmup,
-            "minions": list(MINIONS),
-            "test_ping": {
+        raw = {"machine": info, "warmup": args.warmup, "minions": list(MINIONS)}
+        for key, (samples, stats) in results.items():
+            raw[key] = {
                 name: {
-                    "summary": ping_stats[name],
+                    "summary": stats[name],
                     "wall_s": [x.wall_s for x in s],
                     "cpu_s": [x.cpu_s for x in s],
                     "maxrss_kib": [x.maxrss_kib for x in s],
                 }
-                for name, s in ping.items()
-            },
-        }
-        if deploy:
-            raw["deploy"] = {
-                name: {
-                    "summary": deploy_stats[name],
-                    "wall_s": [x.wall_s for x in s],
-                    "cpu_s": [x.cpu_s for x in s],
-                    "maxrss_kib": [x.maxrss_kib for x in s],
-                }
-                for name, s in deploy.items()
+                for name, s in samples.items()
             }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(raw, f, indent=2)

@@ -392,10 +392,7 @@ impl LocalClient {
         })
     }
 
-    fn credentials(
-        &self,
-        reread: bool,
-    ) -> Result<Credentials, Error> {
+    fn credentials(&self, reread: bool) -> Result<Credentials, Error> {
         match &self.inner.auth {
             Auth::KeyFile => {
                 let mut slot = self.inner.key.lock().unwrap_or_else(|p| p.into_inner());
