@@ -23,5 +23,6 @@ scripts/salt-venv.sh "$SALT_VERSION" >/dev/null
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --all-targets --locked
-cargo test --workspace --doc --locked
+# The default targets: libraries, binaries, examples (built as the programs the
+# lab tests run), integration tests and doc tests.
+cargo test --workspace --locked
