@@ -489,11 +489,11 @@ def verdicts(stats):
     max_mib = sw["maxrss_max_kib"] / 1024
     lines = []
     if ratio <= 0.25:
-        lines.append(f"- Wall time: saltwire's median is {ratio:.2f} of salt's (target at most 0.25): **met**.")
+        lines.append(f"- Wall time: saltwire's median is {ratio:.3f} of salt's (target at most 0.25): **met**.")
     else:
         needed = salt["wall_median_s"] * 0.25
         lines.append(
-            f"- Wall time: saltwire's median is {ratio:.2f} of salt's (target at most 0.25): **missed**, "
+            f"- Wall time: saltwire's median is {ratio:.3f} of salt's (target at most 0.25): **missed**, "
             f"by {(sw['wall_median_s'] - needed) * 1000:.0f} ms (the target is {needed * 1000:.0f} ms)."
         )
     verdict = "met" if max_mib < 10 else "missed"

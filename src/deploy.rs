@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use saltwire_job::{run_plan, Auth, MasterConfig, Plan, PlanEvent, RunOptions, StepOutcome};
+use saltwire_job::{run_plan, MasterConfig, Plan, PlanEvent, RunOptions, StepOutcome};
 use serde_json::json;
 
 use crate::output::{stream_result, Format, Sink};
@@ -16,12 +16,12 @@ pub struct DeployArgs {
     plan: Option<PathBuf>,
     #[command(flatten)]
     wait: WaitArgs,
-    /// Show the steps and their resolved targets, publish nothing.
+    /// Show the steps and their targets (nodegroups expanded), publish nothing.
     #[arg(long)]
     dry_run: bool,
 }
 
-pub async fn run(config: MasterConfig, auth: Auth, a: DeployArgs) -> i32 {
+pub async fn run(target: crate::Conn, a: DeployArgs) -> i32 {
     let plan = match &a.plan {
         Some(path) => match Plan::from_yaml_file(path) {
             Ok(p) => p,
@@ -35,9 +35,9 @@ pub async fn run(config: MasterConfig, auth: Auth, a: DeployArgs) -> i32 {
     };
     let format = a.wait.out;
     if a.dry_run {
-        return dry_run(&config, &plan, format, &mut sink);
+        return dry_run(target.config(), &plan, format, &mut sink);
     }
-    let client = match connect(config, auth).await {
+    let client = match connect(target).await {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -163,11 +163,13 @@ fn step_json(index: usize, name: &str, outcome: &StepOutcome) -> serde_json::Val
     v
 }
 
-fn dry_run(config: &MasterConfig, plan: &Plan, format: Format, sink: &mut Sink) -> i32 {
+fn dry_run(config: Option<&MasterConfig>, plan: &Plan, format: Format, sink: &mut Sink) -> i32 {
+    let no_groups = Default::default();
+    let nodegroups = config.map_or(&no_groups, |c| &c.nodegroups);
     let mut steps = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         let target = saltwire_job::Target::new(step.target.clone(), step.tgt_type);
-        let (tgt, tgt_type) = match target.resolve(&config.nodegroups) {
+        let (tgt, tgt_type) = match target.resolve(nodegroups) {
             Ok(r) => r,
             Err(e) => return usage(&format!("step {} ({}): {e}", i + 1, step.name)),
         };

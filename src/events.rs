@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use saltwire_job::config::IpcMode;
 use saltwire_job::MasterConfig;
-use saltwire_transport::io::{BusEndpoint, BusItem, EventBus};
+use saltwire_transport::io::{BusItem, EventBus};
 use serde_json::json;
 
 use crate::args::seconds;
@@ -38,10 +37,7 @@ pub struct EventsArgs {
 }
 
 pub async fn run(config: &MasterConfig, a: EventsArgs) -> i32 {
-    let endpoint = match config.ipc_mode {
-        IpcMode::Ipc => BusEndpoint::Ipc(config.sock_dir.join("master_event_pub.ipc")),
-        IpcMode::Tcp => BusEndpoint::Tcp(([127, 0, 0, 1], config.tcp_master_pub_port).into()),
-    };
+    let endpoint = config.event_bus();
     let bus = match EventBus::connect(endpoint.clone()).await {
         Ok(b) => b,
         Err(e) => {

@@ -5,12 +5,13 @@ mod deploy;
 mod events;
 mod exit;
 mod output;
+mod peer;
 mod run;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use saltwire_job::{Auth, MasterConfig};
+use saltwire_job::{Auth, Client, MasterConfig};
 
 /// A native client for SaltStack's master protocol.
 #[derive(Debug, Parser)]
@@ -22,6 +23,9 @@ struct Cli {
 
     #[command(flatten)]
     auth: args::AuthArgs,
+
+    #[command(flatten)]
+    peer: peer::PeerArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -37,6 +41,11 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Print the master's events as they arrive (like `salt-run state.event`).
     Events(events::EventsArgs),
+    /// Manage this client's key pair for peer mode (--master).
+    #[command(subcommand)]
+    Key(peer::KeyCommand),
+    /// Print the jobs the master publishes to its minions, decrypted (peer mode).
+    Watch(peer::WatchArgs),
 }
 
 fn main() {
@@ -68,20 +77,50 @@ fn main() {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    let config = match MasterConfig::load(&cli.config_dir) {
-        Ok(config) => config,
-        Err(e) => return fail(&e),
+    match cli.command {
+        Command::Key(cmd) => return peer::key(&cmd, &cli.peer),
+        Command::Watch(a) => return peer::watch(a, &cli.peer).await,
+        _ => {}
+    }
+    // Peer mode reads no master config: the master is elsewhere.
+    let config = if cli.peer.master.is_some() {
+        None
+    } else {
+        match MasterConfig::load(&cli.config_dir) {
+            Ok(config) => Some(config),
+            Err(e) => return fail(&e),
+        }
+    };
+    let conn = Conn {
+        config,
+        auth: cli.auth,
+        peer: cli.peer,
     };
     match cli.command {
-        Command::Events(a) => events::run(&config, a).await,
-        Command::Run(a) => match cli.auth.resolve() {
-            Ok(auth) => run::run(config, auth, a).await,
-            Err(msg) => usage(&msg),
+        Command::Events(a) => match &conn.config {
+            Some(config) => events::run(config, a).await,
+            None => {
+                usage("events reads the master's event bus on the master host; without --master")
+            }
         },
-        Command::Deploy(a) => match cli.auth.resolve() {
-            Ok(auth) => deploy::run(config, auth, a).await,
-            Err(msg) => usage(&msg),
-        },
+        Command::Run(a) => run::run(conn, a).await,
+        Command::Deploy(a) => deploy::run(conn, a).await,
+        Command::Key(_) | Command::Watch(_) => unreachable!("handled above"),
+    }
+}
+
+/// What a command connects to: the local master (config + credentials) or a
+/// master as a peer.
+pub(crate) struct Conn {
+    config: Option<MasterConfig>,
+    auth: args::AuthArgs,
+    peer: peer::PeerArgs,
+}
+
+impl Conn {
+    /// The master config, when running locally.
+    pub(crate) fn config(&self) -> Option<&MasterConfig> {
+        self.config.as_ref()
     }
 }
 
@@ -98,11 +137,16 @@ pub(crate) fn usage(msg: &str) -> i32 {
 }
 
 /// Connects, reporting failures.
-pub(crate) async fn connect(
-    config: MasterConfig,
-    auth: Auth,
-) -> Result<saltwire_job::LocalClient, i32> {
+pub(crate) async fn connect(target: Conn) -> Result<Client, i32> {
+    if let Some(peer) = target.peer.connect().await {
+        return peer;
+    }
+    let config = target
+        .config
+        .expect("a local master config when --master is not given");
+    let auth: Auth = target.auth.resolve().map_err(|msg| usage(&msg))?;
     saltwire_job::LocalClient::connect(config, auth)
         .await
+        .map(Client::Local)
         .map_err(|e| fail(&e))
 }

@@ -16,7 +16,7 @@ pub enum Format {
     Jsonl,
     /// One YAML document, written when the job is over.
     Yaml,
-    /// `minion: return` on one line each, as Salt's txt outputter.
+    /// `minion: return` on one line each, the return as Python prints it (Salt's txt outputter).
     Txt,
 }
 
@@ -85,14 +85,54 @@ pub fn stream_result(
 
 fn one_line(result: &MinionResult) -> String {
     match &result.ret {
-        Some(ret) => {
-            let json = ret.to_json();
-            match json {
-                Json::String(s) => s,
-                other => other.to_string(),
-            }
-        }
+        Some(ret) => match ret.to_json() {
+            Json::String(s) => s,
+            other => py_repr(&other),
+        },
         None => missing_text(result),
+    }
+}
+
+/// A value as Python's `repr` shows it, which is what Salt's txt outputter prints.
+fn py_repr(value: &Json) -> String {
+    match value {
+        Json::Null => "None".into(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => {
+            let quote = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::from(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Json::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(&Json::String(k.clone())), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -141,10 +181,14 @@ fn nested(value: &Json, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match value {
         Json::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
+            out.push_str(&format!("{pad}----------\n"));
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for k in keys {
+                let v = &map[k];
                 match v {
                     Json::Object(m) if !m.is_empty() => {
-                        out.push_str(&format!("{pad}----------\n{pad}{k}:\n"));
+                        out.push_str(&format!("{pad}{k}:\n"));
                         nested(v, indent + 4, out);
                     }
                     Json::Array(a) if !a.is_empty() => {
@@ -193,9 +237,24 @@ mod tests {
         );
         assert_eq!(
             nested_result(&r),
-            "web1:\n    roles:\n        - webserver\n"
+            "web1:\n    ----------\n    roles:\n        - webserver\n"
         );
         let m = MinionResult::missing("redis1".into(), MinionState::NotConnected, "x".into());
         assert!(nested_result(&m).contains("[Not connected]"));
+    }
+}
+
+#[cfg(test)]
+mod repr_tests {
+    use super::*;
+
+    #[test]
+    fn txt_values_read_like_python() {
+        let v: Json =
+            serde_json::json!({"roles": ["webserver"], "ok": true, "n": null, "s": "it's"});
+        assert_eq!(
+            py_repr(&v),
+            "{'roles': ['webserver'], 'ok': True, 'n': None, 's': \"it's\"}"
+        );
     }
 }

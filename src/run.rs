@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use saltwire_job::{Auth, Job, MasterConfig, Tally, Target, TargetType};
+use saltwire_job::{Job, Tally, Target, TargetType};
 use serde_json::json;
 
 use crate::args::{parse_fun_args, seconds};
@@ -101,7 +101,7 @@ pub struct RunArgs {
     async_: bool,
 }
 
-pub async fn run(config: MasterConfig, auth: Auth, a: RunArgs) -> i32 {
+pub async fn run(target: crate::Conn, a: RunArgs) -> i32 {
     let (arg, kwarg) = parse_fun_args(&a.args);
     let mut job = Job::new(
         Target::new(a.target.clone(), a.target_flags.tgt_type()),
@@ -117,15 +117,17 @@ pub async fn run(config: MasterConfig, auth: Auth, a: RunArgs) -> i32 {
         Err(e) => return usage(&format!("--out-file: {e}")),
     };
     let work = async {
-        let client = connect(config, auth).await?;
+        let client = connect(target).await?;
         if a.async_ {
             let published = client.publish(&job).await.map_err(|e| fail(&e))?;
+            let doc = json!({"jid": published.jid, "minions": published.minions, "missing": published.missing});
             match a.wait.out {
-                Format::Json | Format::Jsonl | Format::Yaml => sink.document(
-                    if a.wait.out == Format::Yaml { Format::Yaml } else { Format::Json },
-                    &json!({"jid": published.jid, "minions": published.minions, "missing": published.missing}),
-                ),
-                _ => sink.write(&format!("Executed command with job ID: {}\n", published.jid)),
+                Format::Jsonl => sink.json_line(&doc),
+                Format::Json | Format::Yaml => sink.document(a.wait.out, &doc),
+                _ => sink.write(&format!(
+                    "Executed command with job ID: {}\n",
+                    published.jid
+                )),
             }
             return Ok(exit::OK);
         }
@@ -196,5 +198,5 @@ pub fn summary_text(tally: &Tally, jid: &str) -> String {
     format!(
         "{} of {} minions succeeded, {} failed, {} did not return, {} not connected, {} still running (jid {jid})",
         tally.succeeded, tally.expected, tally.failed, tally.did_not_return, tally.not_connected, tally.still_running
-    )
+    ) + &if tally.returned > 0 { format!("; {} returned with an unknown retcode (peer mode)", tally.returned) } else { String::new() }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod deploy;
 mod liveness;
 mod output;
+mod peer;
 mod targets;
 
 use std::path::{Path, PathBuf};

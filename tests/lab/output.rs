@@ -54,7 +54,7 @@ fn every_output_format_parses_and_events_stream() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut txt: Vec<&str> = run.stdout.lines().collect();
     txt.sort();
-    assert_eq!(txt, ["web1: true", "web2: true"]);
+    assert_eq!(txt, ["web1: True", "web2: True"]);
 
     let run = saltwire(&lab, &["run", "redis1", "test.ping"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, "redis1:\n    True\n"));

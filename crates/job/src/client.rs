@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use saltwire_transport::io::{BusEndpoint, BusItem, EventBus, ReqChannel, Subscription};
+use saltwire_transport::io::{BusItem, EventBus, ReqChannel, Subscription};
 use saltwire_transport::wire::event::Event;
 use saltwire_transport::wire::msgpack::Limits;
 use saltwire_transport::wire::publish::{
@@ -17,9 +17,10 @@ use zeroize::Zeroizing;
 
 use crate::auth::{specific_user, Auth};
 use crate::cache::MasterCache;
-use crate::config::{IpcMode, MasterConfig};
+use crate::config::MasterConfig;
 use crate::error::Error;
 use crate::result::{JobReport, MinionResult, MinionState, Source};
+use crate::run::JobRun;
 use crate::target::Target;
 
 /// How long the master may take to answer a publish (Salt's `publish_timeout`
@@ -130,18 +131,7 @@ impl LocalClient {
     /// Connects to the master the config describes. The event bus is connected
     /// at once, so a master that is not running is reported here.
     pub async fn connect(config: MasterConfig, auth: Auth) -> Result<LocalClient, Error> {
-        let endpoint = match config.ipc_mode {
-            IpcMode::Ipc => BusEndpoint::Ipc(config.sock_dir.join("master_event_pub.ipc")),
-            IpcMode::Tcp => {
-                let host: std::net::IpAddr = if config.ipv6 {
-                    "::1".parse()
-                } else {
-                    "127.0.0.1".parse()
-                }
-                .expect("literal address");
-                BusEndpoint::Tcp(std::net::SocketAddr::new(host, config.tcp_master_pub_port))
-            }
-        };
+        let endpoint = config.event_bus();
         let bus = EventBus::connect(endpoint.clone()).await.map_err(|e| {
             Error::unreachable(
                 &endpoint,
@@ -221,6 +211,10 @@ impl LocalClient {
 
     /// Publishes a job and returns a stream of its minions' results.
     pub async fn run(&self, job: Job) -> Result<JobRun, Error> {
+        Ok(JobRun::local(self.run_local(job).await?))
+    }
+
+    async fn run_local(&self, job: Job) -> Result<LocalRun, Error> {
         let started = Instant::now();
         let deadline_at = job.deadline.map(|d| started + d);
         // Subscribe before publishing, as LocalClient does, so no return is missed.
@@ -245,7 +239,7 @@ impl LocalClient {
             .chain(published.missing.iter())
             .cloned()
             .collect();
-        Ok(JobRun {
+        Ok(LocalRun {
             client: self.clone(),
             sub,
             jid: published.jid.clone(),
@@ -476,12 +470,8 @@ impl LocalClient {
     }
 }
 
-/// A published job whose returns are being collected.
-///
-/// [`JobRun::next`] yields each minion's result as it is settled: returns in
-/// arrival order, then the minions without one once the liveness rules (or the
-/// deadline) give up on them.
-pub struct JobRun {
+/// A local job whose returns come from the event bus.
+pub(crate) struct LocalRun {
     client: LocalClient,
     sub: Subscription,
     jid: String,
@@ -503,7 +493,7 @@ pub struct JobRun {
     done: bool,
 }
 
-impl JobRun {
+impl LocalRun {
     /// The job id.
     pub fn jid(&self) -> &str {
         &self.jid
@@ -545,6 +535,16 @@ impl JobRun {
             }
             if self.found.is_superset(&self.expected) {
                 self.done = true;
+                continue;
+            }
+            // Ids the master said it does not know will never answer: once every
+            // other minion is in, there is nothing left to wait for.
+            if self
+                .expected
+                .difference(&self.found)
+                .all(|id| self.published.missing.contains(id))
+            {
+                self.settle_pending(false);
                 continue;
             }
             let now = Instant::now();

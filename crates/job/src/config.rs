@@ -211,6 +211,23 @@ impl MasterConfig {
         SocketAddr::new(host, self.ret_port)
     }
 
+    /// Where the master's event bus is read: `<sock_dir>/master_event_pub.ipc`,
+    /// or loopback TCP on `tcp_master_pub_port` with `ipc_mode: tcp`.
+    pub fn event_bus(&self) -> saltwire_transport::io::BusEndpoint {
+        use saltwire_transport::io::BusEndpoint;
+        match self.ipc_mode {
+            IpcMode::Ipc => BusEndpoint::Ipc(self.sock_dir.join("master_event_pub.ipc")),
+            IpcMode::Tcp => {
+                let host = if self.ipv6 {
+                    IpAddr::V6(Ipv6Addr::LOCALHOST)
+                } else {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                };
+                BusEndpoint::Tcp(SocketAddr::new(host, self.tcp_master_pub_port))
+            }
+        }
+    }
+
     /// The ZeroMQ endpoint of the request port.
     pub fn ret_endpoint(&self) -> String {
         format!("tcp://{}", self.ret_addr())

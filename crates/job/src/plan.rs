@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use saltwire_transport::Value;
 
-use crate::client::{Job, LocalClient};
+use crate::client::Job;
 use crate::error::Error;
 use crate::result::{JobReport, MinionResult, MinionState};
+use crate::run::Client;
 use crate::target::{Target, TargetType};
 
 /// One step of a plan.
@@ -289,7 +290,7 @@ impl PlanReport {
 
 /// Runs the steps in order and stops at the first that fails.
 pub async fn run_plan(
-    client: &LocalClient,
+    client: &Client,
     plan: &Plan,
     options: &RunOptions,
     mut observe: impl FnMut(PlanEvent<'_>),
@@ -325,7 +326,7 @@ pub async fn run_plan(
                     });
                 }
                 let job_report = run.into_report();
-                if job_report.tally().all_succeeded() {
+                if job_report.tally().none_failed_or_missing() {
                     StepOutcome::Succeeded(job_report)
                 } else {
                     StepOutcome::Failed(job_report)

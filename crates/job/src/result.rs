@@ -12,6 +12,9 @@ pub enum MinionState {
     Succeeded,
     /// Returned, with a non-zero retcode or `success: false`.
     Failed,
+    /// Returned, but the retcode is unknown: in peer mode the master gives
+    /// back each minion's return and nothing else.
+    Returned,
     /// No return by the deadline, and the minion was last seen running the job.
     StillRunning,
     /// No return, and the master has no connection from the minion (or no key for it).
@@ -23,7 +26,10 @@ pub enum MinionState {
 impl MinionState {
     /// The minion returned (successfully or not).
     pub fn returned(self) -> bool {
-        matches!(self, MinionState::Succeeded | MinionState::Failed)
+        matches!(
+            self,
+            MinionState::Succeeded | MinionState::Failed | MinionState::Returned
+        )
     }
 
     /// The name used in machine-readable output.
@@ -31,6 +37,7 @@ impl MinionState {
         match self {
             MinionState::Succeeded => "succeeded",
             MinionState::Failed => "failed",
+            MinionState::Returned => "returned",
             MinionState::StillRunning => "still_running",
             MinionState::NotConnected => "not_connected",
             MinionState::DidNotReturn => "did_not_return",
@@ -104,6 +111,20 @@ impl MinionResult {
         }
     }
 
+    /// A return whose retcode is unknown (peer mode).
+    pub fn returned_unknown(minion: String, ret: Value, out: Option<String>) -> MinionResult {
+        MinionResult {
+            minion,
+            state: MinionState::Returned,
+            ret: Some(ret),
+            retcode: None,
+            success: None,
+            out,
+            source: Source::JobCache,
+            detail: Some("the retcode is unknown: the master does not give it to peers".into()),
+        }
+    }
+
     /// A minion without a return.
     pub fn missing(minion: String, state: MinionState, detail: String) -> MinionResult {
         MinionResult {
@@ -156,6 +177,8 @@ pub struct Tally {
     pub succeeded: usize,
     /// Returned a failure.
     pub failed: usize,
+    /// Returned, retcode unknown (peer mode).
+    pub returned: usize,
     /// Still running at the deadline.
     pub still_running: usize,
     /// Not connected.
@@ -173,6 +196,7 @@ impl Tally {
             match r.state {
                 MinionState::Succeeded => t.succeeded += 1,
                 MinionState::Failed => t.failed += 1,
+                MinionState::Returned => t.returned += 1,
                 MinionState::StillRunning => t.still_running += 1,
                 MinionState::NotConnected => t.not_connected += 1,
                 MinionState::DidNotReturn => t.did_not_return += 1,
@@ -189,6 +213,12 @@ impl Tally {
     /// Every minion returned successfully.
     pub fn all_succeeded(&self) -> bool {
         self.succeeded == self.expected
+    }
+
+    /// Every minion returned and none is known to have failed (the test a
+    /// deploy step passes; in peer mode retcodes are unknown).
+    pub fn none_failed_or_missing(&self) -> bool {
+        self.succeeded + self.returned == self.expected
     }
 }
 

@@ -96,6 +96,10 @@ impl Layout {
     pub(crate) fn minion_root(&self, id: &str) -> PathBuf {
         self.root.join("minions").join(id)
     }
+    pub(crate) fn autosign_file(&self) -> PathBuf {
+        self.master_config_dir().join("autosign.conf")
+    }
+
     pub(crate) fn minion_config_dir(&self, id: &str) -> PathBuf {
         self.minion_root(id).join("etc/salt")
     }
@@ -187,6 +191,12 @@ pub(crate) fn master_config(
         map.insert(key, value);
     }
     heartbeat(map, opts);
+    if !opts.auto_accept {
+        // Keys of other ids wait in `minions_pre` for `salt-key -a`; the lab's
+        // own minions are signed by the autosign file.
+        map.insert("auto_accept".into(), json!(false));
+        map.insert("autosign_file".into(), p(layout.autosign_file()));
+    }
     config
 }
 
@@ -275,6 +285,8 @@ pub(crate) fn write_all(
         &opts.extra_master_config,
     )?;
     write(&layout.eauth_file(), EAUTH_USERS_FILE)?;
+    let autosign: String = opts.minions.iter().map(|m| format!("{}\n", m.id)).collect();
+    write(&layout.autosign_file(), &autosign)?;
     write(
         &layout.file_root().join("_modules/myproject.py"),
         MYPROJECT_MODULE,

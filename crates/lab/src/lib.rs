@@ -127,6 +127,10 @@ pub struct LabOptions {
     /// Bound on the readiness wait of `start`, `start_minion` and
     /// `restart_master`. Default: [`DEFAULT_READY_TIMEOUT`].
     pub ready_timeout: Duration,
+    /// `auto_accept` on the master. When false, the lab's own minions are
+    /// accepted through an `autosign_file` and any other id stays pending until
+    /// `salt-key -a`. Default: true.
+    pub auto_accept: bool,
 }
 
 impl Default for LabOptions {
@@ -140,6 +144,7 @@ impl Default for LabOptions {
             zmq_heartbeat_ivl_ms: None,
             extra_master_config: String::new(),
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            auto_accept: true,
         }
     }
 }

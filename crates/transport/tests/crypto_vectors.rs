@@ -4,8 +4,6 @@
 //!
 //! Set `SALTWIRE_VECTORS` to read the vectors from elsewhere.
 
-use std::path::PathBuf;
-
 use rand_core::{CryptoRng, RngCore};
 use saltwire_transport::wire::crypto::{
     clean_key, x931, AesKey, AesSession, Algorithms, AuthOutcome, AuthRequest, Crypticle,
@@ -17,16 +15,10 @@ use saltwire_transport::Value;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-// ---------------------------------------------------------------- helpers
+mod common;
+use common::vectors_dir;
 
-fn vectors_dir() -> PathBuf {
-    match std::env::var_os("SALTWIRE_VECTORS") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salt-protocol/vectors")
-        }
-    }
-}
+// ---------------------------------------------------------------- helpers
 
 fn read(rel: &str) -> String {
     let path = vectors_dir().join(rel);

@@ -7,6 +7,7 @@
 
 #![cfg(feature = "io")]
 
+mod common;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc};
@@ -611,8 +612,7 @@ async fn bus_reads_chunked_frames_length_prefixed() {
 /// chunks, give the events that decoding the whole capture at once gives.
 #[tokio::test]
 async fn bus_reads_captured_streams() {
-    let vectors =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salt-protocol/vectors/lab");
+    let vectors = common::vectors_dir().join("lab");
     for name in [
         "lab_eventbus_stream_3008.4.bin",
         "r6_eventbus_stream_3006.29_lenprefixed.bin",

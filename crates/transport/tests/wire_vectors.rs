@@ -2,7 +2,7 @@
 //! (`shared/salt-protocol/vectors`, see its README.md).
 //!
 //! The vectors are found through `SALTWIRE_VECTORS` if set, else at
-//! `<crate>/../../../shared/salt-protocol/vectors`; the tests fail when neither
+//! the copy in `tests/vectors`; the tests fail when neither
 //! exists.
 
 use std::path::PathBuf;
@@ -15,21 +15,8 @@ use saltwire_transport::wire::publish::{
 use saltwire_transport::{Value, WireError};
 use serde_json::Value as Json;
 
-fn vectors_dir() -> PathBuf {
-    let dir = match std::env::var_os("SALTWIRE_VECTORS") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salt-protocol/vectors")
-        }
-    };
-    assert!(
-        dir.join("payload_dumps.json").is_file(),
-        "Salt test vectors not found at {} (set SALTWIRE_VECTORS to the \
-         shared/salt-protocol/vectors directory)",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::vectors_dir;
 
 fn read(rel: &str) -> Vec<u8> {
     let path = vectors_dir().join(rel);
@@ -129,6 +116,31 @@ fn limits() -> Limits {
 #[test]
 fn vectors_dir_is_found() {
     assert!(vectors_dir().join("lab.json").is_file());
+}
+
+/// The copy kept in this crate is the shared reference's, byte for byte, when
+/// the reference is next to the checkout.
+#[test]
+fn vendored_vectors_match_the_shared_reference() {
+    let shared =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/salt-protocol/vectors");
+    if !shared.is_dir() {
+        return;
+    }
+    let ours = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    for rel in [
+        "payload_dumps.json",
+        "crypticle.json",
+        "rsa.json",
+        "lab.json",
+        "lab/r8_session.json",
+    ] {
+        assert_eq!(
+            std::fs::read(ours.join(rel)).unwrap(),
+            std::fs::read(shared.join(rel)).unwrap(),
+            "{rel} differs"
+        );
+    }
 }
 
 #[test]

@@ -7,9 +7,12 @@
 //!   (`<sock_dir>/master_event_pub.ipc`, or `127.0.0.1:4512` with
 //!   `ipc_mode: tcp`), dispatching events by tag prefix to [`Subscription`]s.
 //!
-//! Both are cheap `Clone` handles on one driver that owns the socket. Policy
+//! All are cheap `Clone` handles on one driver that owns the socket. Policy
 //! (how long to wait, whether to retry) stays with the caller: every wait takes
-//! the caller's timeout, and the drivers never retry a request.
+//! the caller's timeout, and the drivers never retry a request. The one
+//! exception is the protocol's own: a [`PeerChannel`] whose keys went stale
+//! authenticates again and resends the request once, within the caller's
+//! timeout.
 //!
 //! # What is spawned, and when bytes are sent
 //!
@@ -60,6 +63,7 @@
 
 mod bus;
 mod error;
+pub mod peer;
 mod req;
 
 pub use bus::{
@@ -67,4 +71,8 @@ pub use bus::{
     SUBSCRIPTION_CAPACITY,
 };
 pub use error::TransportError;
+pub use peer::{
+    Accepted, PeerChannel, PeerError, PeerOptions, Publications, DEFAULT_AUTH_TIMEOUT,
+    DEFAULT_RET_PORT,
+};
 pub use req::{ReqChannel, HEARTBEAT_IVL, HEARTBEAT_TIMEOUT, RECONNECT_IVL, RECONNECT_IVL_MAX};

@@ -1,0 +1,251 @@
+//! Issue 3, acceptance 2, 4 and 5 from the command line: peer mode against a
+//! master with `auto_accept: False` and a `peer:` setting for saltwire's ids.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use saltwire_lab::{Lab, LabOptions};
+
+use crate::{ids, lab_lock, saltwire_bin, start_lab, Ran};
+
+const PEER_CONFIG: &str = "peer:\n  saltwire-.*:\n    - .*\n";
+
+fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
+    let master = format!("127.0.0.1:{}", lab.ret_port());
+    let mut full: Vec<&str> = vec![
+        "--master",
+        &master,
+        "--id",
+        id,
+        "--keys-dir",
+        keys.to_str().unwrap(),
+    ];
+    full.extend_from_slice(args);
+    let started = Instant::now();
+    let out = Command::new(saltwire_bin())
+        .args(&full)
+        .env_remove("SALTWIRE_CONFIG_DIR")
+        .env_remove("SALTWIRE_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run saltwire");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+fn key_init(keys: &Path, id: &str) -> Ran {
+    let out = Command::new(saltwire_bin())
+        .args([
+            "--keys-dir",
+            keys.to_str().unwrap(),
+            "--id",
+            id,
+            "key",
+            "init",
+        ])
+        .env_remove("SALTWIRE_HOME")
+        .output()
+        .expect("run saltwire");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: Duration::ZERO,
+    }
+}
+
+#[test]
+fn peer_mode_authenticates_runs_deploys_and_watches() {
+    let _guard = lab_lock();
+    let lab = start_lab(LabOptions {
+        extra_master_config: PEER_CONFIG.into(),
+        auto_accept: false,
+        ..LabOptions::default()
+    });
+    let keys = lab.root_dir().join("saltwire-keys");
+    let id = "saltwire-t1";
+
+    let init = key_init(&keys, id);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stdout.contains(&format!("salt-key -a {id}")) && init.stdout.contains("peer:"),
+        "{}",
+        init.stdout
+    );
+    assert!(
+        init.stdout.contains(&format!("* and not {id}")),
+        "{}",
+        init.stdout
+    );
+
+    // A new key is pending until the master accepts it.
+    let run = peer(&lab, &keys, id, &["run", "web1", "test.ping"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("pending") && run.stderr.contains(&format!("salt-key -a {id}")),
+        "{}",
+        run.stderr
+    );
+    assert!(lab.pki_dir().join("minions_pre").join(id).exists());
+
+    let accept = lab.salt_key(&["-a", id, "-y"]);
+    assert!(
+        accept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accept.stderr)
+    );
+
+    // Accepted: jobs run; the retcode is reported as unknown, never as 0.
+    let run = peer(
+        &lab,
+        &keys,
+        id,
+        &[
+            "run",
+            "-C",
+            &format!("* and not {id}"),
+            "test.ping",
+            "--out",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.minions_in("returned"),
+        ids(&["redis1", "web1", "web2"]),
+        "{}",
+        run.stdout
+    );
+    let doc = run.json();
+    assert!(doc["minions"]["web1"]["retcode"].is_null(), "{doc}");
+    assert_eq!(doc["minions"]["web1"]["return"], true);
+
+    // The four-step deploy, remotely, reaches the same minions as locally.
+    let run = peer(&lab, &keys, id, &["deploy", "--out", "jsonl"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut steps: Vec<Vec<String>> = vec![Vec::new(); 4];
+    for line in run.jsonl().iter().filter(|l| l["type"] == "return") {
+        assert_eq!(line["state"], "returned", "{line}");
+        steps[line["step"].as_u64().unwrap() as usize]
+            .push(line["minion"].as_str().unwrap().to_string());
+    }
+    for s in &mut steps {
+        s.sort();
+    }
+    assert_eq!(
+        steps,
+        vec![
+            ids(&["web1", "web2", "redis1"]),
+            ids(&["web1"]),
+            ids(&["web1", "web2"]),
+            ids(&["redis1"])
+        ]
+    );
+    assert_eq!(
+        lab.evidence("web1", "collectstatic").as_deref(),
+        Some("1\n")
+    );
+    assert_eq!(lab.evidence("web2", "collectstatic"), None);
+    assert_eq!(
+        lab.evidence("redis1", "restart_supervisord").as_deref(),
+        Some("1\n")
+    );
+
+    // `watch` shows a job the salt CLI publishes, decrypted, within a second.
+    let master = format!("127.0.0.1:{}", lab.ret_port());
+    let watch = Command::new(saltwire_bin())
+        .args([
+            "--master",
+            &master,
+            "--id",
+            id,
+            "--keys-dir",
+            keys.to_str().unwrap(),
+        ])
+        .args([
+            "watch",
+            "--out",
+            "jsonl",
+            "--count",
+            "1",
+            "--deadline",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let published_at = Instant::now();
+    let salt = lab.salt(&["web2", "test.echo", "watch-me"]);
+    assert!(salt.status.success());
+    let out = watch.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(seen.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(line["publication"]["fun"], "test.echo", "{seen}");
+    assert_eq!(
+        line["publication"]["arg"],
+        serde_json::json!(["watch-me"]),
+        "{seen}"
+    );
+    assert!(
+        published_at.elapsed() < Duration::from_secs(3),
+        "watch was slow: {:?}",
+        published_at.elapsed()
+    );
+
+    // An id the `peer:` setting does not cover is refused by the ACL.
+    let other = "other-peer";
+    assert_eq!(key_init(&keys, other).code, 0);
+    let _ = peer(&lab, &keys, other, &["run", "web1", "test.ping"]);
+    assert!(lab.salt_key(&["-a", other, "-y"]).status.success());
+    let run = peer(&lab, &keys, other, &["run", "web1", "test.ping"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("authorization refused") && run.stderr.contains("peer"),
+        "{}",
+        run.stderr
+    );
+
+    // A rejected key.
+    let rejected = "saltwire-rejected";
+    assert_eq!(key_init(&keys, rejected).code, 0);
+    let _ = peer(&lab, &keys, rejected, &["run", "web1", "test.ping"]);
+    assert!(lab.salt_key(&["-r", rejected, "-y"]).status.success());
+    let run = peer(&lab, &keys, rejected, &["run", "web1", "test.ping"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("rejected"), "{}", run.stderr);
+
+    // A pinned master key that changes is refused.
+    let pinned = std::fs::read_dir(keys.join("masters"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let other_pub = std::fs::read_to_string(keys.join(format!("{other}.pub"))).unwrap();
+    std::fs::write(&pinned, other_pub).unwrap();
+    let run = peer(&lab, &keys, id, &["run", "web1", "test.ping"]);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(pinned.to_str().unwrap()),
+        "the error must name the pinned file: {}",
+        run.stderr
+    );
+
+    // Secrets stay out of every output.
+    let private = std::fs::read_to_string(keys.join(format!("{id}.pem"))).unwrap();
+    let body: String = private.lines().nth(1).unwrap().to_string();
+    assert!(!run.stdout.contains(&body) && !run.stderr.contains(&body));
+}
