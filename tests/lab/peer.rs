@@ -181,10 +181,11 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let published_at = Instant::now();
     let salt = lab.salt(&["web2", "test.echo", "watch-me"]);
     assert!(salt.status.success());
     let out = watch.wait_with_output().unwrap();
+    // `watch --count 1` exits right after printing: an upper bound on when it saw the job.
+    let seen_by = std::time::SystemTime::now();
     let seen = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -199,10 +200,12 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
         serde_json::json!(["watch-me"]),
         "{seen}"
     );
+    // Jids are the master's UTC time of publishing.
+    let published = jid_time(line["publication"]["jid"].as_str().expect("jid"));
+    let latency = seen_by.duration_since(published).unwrap_or_default();
     assert!(
-        published_at.elapsed() < Duration::from_secs(3),
-        "watch was slow: {:?}",
-        published_at.elapsed()
+        latency < Duration::from_secs(1),
+        "watch showed the job {latency:?} after the master made it"
     );
 
     // An id the `peer:` setting does not cover is refused by the ACL.
@@ -248,4 +251,29 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
     let private = std::fs::read_to_string(keys.join(format!("{id}.pem"))).unwrap();
     let body: String = private.lines().nth(1).unwrap().to_string();
     assert!(!run.stdout.contains(&body) && !run.stderr.contains(&body));
+}
+
+/// The UTC time a jid names (`YYYYMMDDhhmmssffffff`).
+fn jid_time(jid: &str) -> std::time::SystemTime {
+    let n = |r: std::ops::Range<usize>| -> i64 { jid[r].parse().expect("a numeric jid") };
+    let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+    // Days from 1970-01-01 to the civil date (proleptic Gregorian).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + n(8..10) * 3600 + n(10..12) * 60 + n(12..14);
+    std::time::UNIX_EPOCH
+        + Duration::from_secs(secs as u64)
+        + Duration::from_micros(n(14..20) as u64)
+}
+
+#[test]
+fn jids_read_as_utc_times() {
+    let t = jid_time("20261129180522916379");
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert_eq!(since.as_secs(), 1_795_975_522);
+    assert_eq!(since.subsec_micros(), 916_379);
 }

@@ -36,12 +36,18 @@ struct Cli {
     #[arg(long = "minion", global = true, value_name = "ID[:ROLES]")]
     minions: Vec<String>,
 
+    /// Let ids matching this regex publish any function as peers (`peer:` in
+    /// the master config), for saltwire's peer mode (`--master {master}`).
+    #[arg(long, global = true, value_name = "ID_REGEX")]
+    peer: Option<String>,
+
     #[command(subcommand)]
     command: Option<Sub>,
 
     /// The command to run with the lab up; `{config_dir}` in it is replaced by
     /// the master config dir, which is also in $SALTWIRE_CONFIG_DIR and
-    /// $SALT_CONFIG_DIR.
+    /// $SALT_CONFIG_DIR, and `{master}` by the master's `127.0.0.1:<ret_port>`
+    /// (also in $SALTWIRE_LAB_MASTER).
     #[arg(last = true, value_name = "CMD")]
     cmd: Vec<String>,
 }
@@ -94,6 +100,9 @@ fn run() -> Result<ExitCode> {
     opts.zmq_heartbeat_ivl_ms = cli.zmq_heartbeat_ivl_ms;
     if !cli.minions.is_empty() {
         opts.minions = cli.minions.iter().map(|m| parse_minion(m)).collect();
+    }
+    if let Some(regex) = &cli.peer {
+        opts.extra_master_config = format!("peer:\n  '{}':\n    - .*\n", regex.replace('\'', "''"));
     }
 
     // Ctrl-C, SIGTERM and SIGHUP stop the lab cleanly (the lab is dropped)
@@ -150,15 +159,17 @@ fn run() -> Result<ExitCode> {
         }
         None => {
             let dir = config_dir.to_string_lossy().into_owned();
+            let master = format!("127.0.0.1:{}", lab.ret_port());
             let args: Vec<String> = cli
                 .cmd
                 .iter()
-                .map(|a| a.replace("{config_dir}", &dir))
+                .map(|a| a.replace("{config_dir}", &dir).replace("{master}", &master))
                 .collect();
             let mut child = Command::new(&args[0])
                 .args(&args[1..])
                 .env("SALTWIRE_CONFIG_DIR", &config_dir)
                 .env("SALT_CONFIG_DIR", &config_dir)
+                .env("SALTWIRE_LAB_MASTER", &master)
                 .spawn()
                 .with_context(|| format!("cannot run {}", args[0]))?;
             let pid = Pid::from_raw(child.id() as i32);
