@@ -22,6 +22,20 @@ the four-step quick deploy (--deploy-iterations, 0 skips it)
 publish only (--publish-iterations, 0 skips it)
     saltwire / salt  `'*' test.ping --async`: start, publish, print the jid
 
+peer mode (--peer-iterations, 0 skips it; needs --master, which run.sh sets)
+    saltwire-peer        `saltwire --master HOST:PORT --id saltwire-bench --keys-dir DIR
+                         run -C '* and not saltwire-bench' test.ping --out json`: authenticate
+                         like a minion (`_auth`), `minion_pub`, poll `pub_ret`
+    salt                 `salt -C '* and not saltwire-bench' test.ping --out json`
+    saltwire             the same job in local mode (`-c DIR`)
+    saltwire-peer-async  the peer run with --async: `_auth` and `minion_pub` only
+
+The peer id is created (`saltwire key init`) and authenticated (one unmeasured
+run; the lab master auto-accepts new keys) only when the peer rounds start,
+after the other workloads: from then on it is an accepted minion that never
+answers, so `'*'` would wait for it, and the peer rounds leave it out with a
+compound target. The master must let it publish (`saltwire-lab --peer ID`).
+
 Subprocesses run under a small C launcher (bench/rusage_exec.c, compiled with
 $CC or cc on each run) that times fork to wait4 and reports the child's
 rusage: peak RSS (ru_maxrss) and user+system CPU. It exists because a child
@@ -31,7 +45,8 @@ peak RSS is its own ru_maxrss.
 
 Every run must return from exactly the expected minions (True for test.ping,
 the step's value for the deploy) with exit code 0; anything else stops the
-benchmark with that run's output.
+benchmark with that run's output. Peer mode cannot see retcodes, so there each
+minion must be in state `returned` (in local mode: `succeeded`).
 
 Results: a Markdown report on stdout, progress on stderr, raw numbers with
 --json FILE.
@@ -103,6 +118,13 @@ class Sample:
         self.wall_s = wall_s
         self.maxrss_kib = maxrss_kib
         self.cpu_s = cpu_s
+        # Wall-clock (epoch) bounds of a subprocess run, for comparing with
+        # the master's job cache; None for in-process calls.
+        self.started_at = None
+        self.ended_at = None
+        # Seconds from the last minion return stored in the master's job
+        # cache to the client's exit (peer section only).
+        self.after_last_return_s = None
 
 
 class Launcher:
@@ -133,6 +155,7 @@ class Launcher:
             ]
             if os.path.exists(self.usage_path):
                 os.unlink(self.usage_path)
+            started_at = time.time()
             # Its own session, so a hung run is killed with everything it started.
             pid = os.posix_spawn(
                 self.path, [self.path, self.usage_path, *argv], os.environ, file_actions=actions, setsid=True
@@ -150,6 +173,7 @@ class Launcher:
             watchdog = threading.Timer(RUN_TIMEOUT, kill_if_hung)
             watchdog.start()
             _, status = os.waitpid(pid, 0)
+            ended_at = time.time()
             with lock:
                 reaped.set()
             watchdog.cancel()
@@ -164,6 +188,8 @@ class Launcher:
         with open(self.usage_path, encoding="ascii") as f:
             wall_ns, maxrss_kib, utime_us, stime_us, child_status = (int(x) for x in f.read().split())
         sample = Sample(wall_ns / 1e9, maxrss_kib, (utime_us + stime_us) / 1e6)
+        sample.started_at = started_at
+        sample.ended_at = ended_at
         return sample, os.waitstatus_to_exitcode(child_status), stdout, stderr
 
 
@@ -230,6 +256,77 @@ class Clients:
         self.python = sys.executable
         self.salt = os.path.join(os.path.dirname(sys.executable), "salt")
         self.warm = WarmWorker(self.python, self.master_conf)
+        self.master = args.master
+        self.peer_id = args.peer_id
+        self.peer_target = f"* and not {args.peer_id}"
+        self.keys_dir = os.path.join(launcher.workdir, "peer-keys")
+        self.job_dir = None
+        self.hash_type = None
+
+    def peer_argv(self, *rest):
+        return [self.saltwire, "--master", self.master, "--id", self.peer_id, "--keys-dir", self.keys_dir, *rest]
+
+    def peer_setup(self):
+        """Creates the peer key and authenticates it once (auto_accept takes it).
+
+        Returns the first run's Sample: first contact, the master's key pinned."""
+        import salt.config
+        import salt.utils.jid
+
+        opts = salt.config.master_config(self.master_conf)
+        self.job_dir = os.path.join(opts["cachedir"], "jobs")
+        self.hash_type = opts["hash_type"]
+        self.jid_dir = salt.utils.jid.jid_dir
+        argv = [self.saltwire, "--keys-dir", self.keys_dir, "--id", self.peer_id, "key", "init"]
+        init = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if init.returncode != 0:
+            raise RunFailed(f"{shlex.join(argv)}: exit code {init.returncode}\n{init.stdout}\n{init.stderr}")
+        return self.saltwire_peer_ping()
+
+    def last_return_at(self, jid, minions):
+        """Epoch mtime of the newest return.p of jid in the master's job cache."""
+        path = self.jid_dir(jid, self.job_dir, self.hash_type)
+        try:
+            return max(os.stat(os.path.join(path, minion, "return.p")).st_mtime for minion in minions)
+        except OSError as e:
+            raise RunFailed(f"job {jid}: no return in the job cache ({e})") from None
+
+    def saltwire_peer_ping(self):
+        return self._saltwire_compound(self.peer_argv(), "returned", "saltwire peer run")
+
+    def saltwire_compound_ping(self):
+        return self._saltwire_compound([self.saltwire, "-c", self.config_dir], "succeeded", "saltwire run")
+
+    def _saltwire_compound(self, head, state, what):
+        argv = [*head, "run", "-C", self.peer_target, "test.ping", "--out", "json"]
+        jid = []
+
+        def check(stdout):
+            doc = json.loads(stdout)
+            minions = doc["minions"]
+            for minion, entry in minions.items():
+                if entry.get("state") != state:
+                    raise RunFailed(f"{minion}: state {entry.get('state')}, expected {state}")
+            check_returns({m: e["return"] for m, e in minions.items()}, MINIONS, what)
+            jid.append(doc["jid"])
+
+        sample = run_checked(self.launcher, argv, check)
+        sample.after_last_return_s = sample.ended_at - self.last_return_at(jid[0], MINIONS)
+        return sample
+
+    def saltwire_peer_async(self):
+        return run_checked(self.launcher, self.peer_argv("run", "-C", self.peer_target, "test.ping", "--async"), check_jid)
+
+    def salt_compound_ping(self):
+        argv = [self.salt, "-c", self.config_dir, "-C", self.peer_target, "test.ping", "--out", "json"]
+
+        def check(stdout):
+            returns = {}
+            for doc in json_documents(stdout):
+                returns.update(doc)
+            check_returns(returns, MINIONS, "salt -C")
+
+        return run_checked(self.launcher, argv, check)
 
     def saltwire_ping(self):
         argv = [self.saltwire, "-c", self.config_dir, "run", "*", "test.ping", "--out", "json"]

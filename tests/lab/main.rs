@@ -95,13 +95,21 @@ pub fn saltwire(lab: &Lab, args: &[&str]) -> Ran {
 
 /// Runs `saltwire -c DIR ARGS` with extra environment variables.
 pub fn saltwire_with(config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let started = Instant::now();
-    let out = Command::new(saltwire_bin())
-        .arg("-c")
+    let mut cmd = Command::new(saltwire_bin());
+    cmd.arg("-c")
         .arg(config_dir)
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    run_saltwire(cmd)
+}
+
+/// Runs a prepared `saltwire` command with no input and none of the
+/// environment variables that would point it elsewhere.
+pub fn run_saltwire(mut cmd: Command) -> Ran {
+    let started = Instant::now();
+    let out = cmd
         .env_remove("SALTWIRE_CONFIG_DIR")
+        .env_remove("SALTWIRE_HOME")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run saltwire");

@@ -3,60 +3,40 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use saltwire_lab::{Lab, LabOptions};
 
-use crate::{ids, lab_lock, saltwire_bin, start_lab, Ran};
+use crate::{ids, lab_lock, run_saltwire, saltwire_bin, start_lab, Ran};
 
 const PEER_CONFIG: &str = "peer:\n  saltwire-.*:\n    - .*\n";
 
 fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
     let master = format!("127.0.0.1:{}", lab.ret_port());
-    let mut full: Vec<&str> = vec![
+    let mut cmd = Command::new(saltwire_bin());
+    cmd.args([
         "--master",
         &master,
         "--id",
         id,
         "--keys-dir",
         keys.to_str().unwrap(),
-    ];
-    full.extend_from_slice(args);
-    let started = Instant::now();
-    let out = Command::new(saltwire_bin())
-        .args(&full)
-        .env_remove("SALTWIRE_CONFIG_DIR")
-        .env_remove("SALTWIRE_HOME")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run saltwire");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    ])
+    .args(args);
+    run_saltwire(cmd)
 }
 
 fn key_init(keys: &Path, id: &str) -> Ran {
-    let out = Command::new(saltwire_bin())
-        .args([
-            "--keys-dir",
-            keys.to_str().unwrap(),
-            "--id",
-            id,
-            "key",
-            "init",
-        ])
-        .env_remove("SALTWIRE_HOME")
-        .output()
-        .expect("run saltwire");
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: Duration::ZERO,
-    }
+    let mut cmd = Command::new(saltwire_bin());
+    cmd.args([
+        "--keys-dir",
+        keys.to_str().unwrap(),
+        "--id",
+        id,
+        "key",
+        "init",
+    ]);
+    run_saltwire(cmd)
 }
 
 #[test]

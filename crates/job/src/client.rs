@@ -705,36 +705,26 @@ impl LocalRun {
         self.check_job_cache();
         let config = &self.client.inner.config;
         let cache = &self.client.inner.cache;
-        let lookup = format!("salt-run jobs.lookup_jid {}", self.jid);
         let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
         for minion in pending {
-            let connected = cache.is_connected(&minion, config.publish_port);
-            let (state, detail) = if self.published.missing.contains(&minion) {
-                (
-                    MinionState::NotConnected,
-                    "the master has no accepted key for this id".to_string(),
-                )
-            } else if connected == Some(false) {
-                (
-                    MinionState::NotConnected,
-                    "the master has no connection from this minion".to_string(),
-                )
-            } else if at_deadline
-                && (self.seen_running.contains(&minion) || self.probe_jid.is_none())
-            {
-                (
-                    MinionState::StillRunning,
-                    format!("no return by the deadline; the job may still be running: {lookup}"),
-                )
+            let result = if self.published.missing.contains(&minion) {
+                let detail = "the master has no accepted key for this id".to_string();
+                MinionResult::missing(minion.clone(), MinionState::NotConnected, detail)
+            } else if cache.is_connected(&minion, config.publish_port) == Some(false) {
+                let detail = "the master has no connection from this minion".to_string();
+                MinionResult::missing(minion.clone(), MinionState::NotConnected, detail)
             } else {
-                (
-                    MinionState::DidNotReturn,
-                    format!("no return and no sign of the job running; a late return will be in: {lookup}"),
+                let still_running = at_deadline
+                    && (self.seen_running.contains(&minion) || self.probe_jid.is_none());
+                MinionResult::no_return(
+                    minion.clone(),
+                    &self.jid,
+                    still_running,
+                    "a late return will be in the job cache",
                 )
             };
-            self.found.insert(minion.clone());
-            self.queue
-                .push_back(MinionResult::missing(minion, state, detail));
+            self.found.insert(minion);
+            self.queue.push_back(result);
         }
         self.done = true;
     }

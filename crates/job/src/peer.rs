@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::client::{Job, Published};
 use crate::error::Error;
 use crate::keys::KeyStore;
-use crate::result::{JobReport, MinionResult, MinionState};
+use crate::result::{JobReport, MinionResult};
 use crate::run::JobRun;
 use crate::target::TargetType;
 
@@ -404,25 +404,18 @@ impl PeerRun {
     }
 
     fn settle(&mut self, at_deadline: bool) {
-        let lookup = format!("salt-run jobs.lookup_jid {}", self.jid);
         let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
         for minion in pending {
-            let (state, detail) = if at_deadline
-                && (self.seen_running.contains(&minion) || !self.probed)
-            {
-                (
-                    MinionState::StillRunning,
-                    format!("no return by the deadline; the job may still be running: {lookup}"),
-                )
-            } else {
-                (
-                    MinionState::DidNotReturn,
-                    format!("no return and no sign of the job running (peers cannot see whether a minion is connected): {lookup}"),
-                )
-            };
+            let still_running =
+                at_deadline && (self.seen_running.contains(&minion) || !self.probed);
+            let note = "peers cannot see whether a minion is connected";
             self.found.insert(minion.clone());
-            self.queue
-                .push_back(MinionResult::missing(minion, state, detail));
+            self.queue.push_back(MinionResult::no_return(
+                minion,
+                &self.jid,
+                still_running,
+                note,
+            ));
         }
         self.done = true;
     }

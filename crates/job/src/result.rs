@@ -125,6 +125,21 @@ impl MinionResult {
         }
     }
 
+    /// A minion whose wait is over without a return: still running (the
+    /// deadline cut the wait while the job was running, as far as one can
+    /// tell) or did not return. `note` is added to the hint for the latter.
+    pub fn no_return(minion: String, jid: &str, still_running: bool, note: &str) -> MinionResult {
+        let lookup = format!("salt-run jobs.lookup_jid {jid}");
+        if still_running {
+            let detail =
+                format!("no return by the deadline; the job may still be running: {lookup}");
+            MinionResult::missing(minion, MinionState::StillRunning, detail)
+        } else {
+            let detail = format!("no return and no sign of the job running ({note}): {lookup}");
+            MinionResult::missing(minion, MinionState::DidNotReturn, detail)
+        }
+    }
+
     /// A minion without a return.
     pub fn missing(minion: String, state: MinionState, detail: String) -> MinionResult {
         MinionResult {

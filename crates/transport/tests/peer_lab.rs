@@ -134,6 +134,28 @@ async fn publication_of(pubs: &mut Publications, jid: &str, within: Duration) ->
     }
 }
 
+/// Deletes the master's copy of our session key, as if `publish_session` had
+/// expired, and checks that concurrent requests re-authenticate once.
+async fn forget_session(lab: &Lab, channel: &PeerChannel, jid: &str) {
+    let id = channel.id();
+    let before = channel.accepted().authentications;
+    let session_file = lab.cachedir().join("sessions").join(id);
+    std::fs::remove_file(&session_file)
+        .unwrap_or_else(|e| panic!("remove {}: {e}", session_file.display()));
+    let (a, b, c) = tokio::join!(
+        channel.request(pub_ret(id, jid), REQUEST_TIMEOUT),
+        channel.request(pub_ret(id, jid), REQUEST_TIMEOUT),
+        channel.request(pub_ret(id, jid), REQUEST_TIMEOUT),
+    );
+    for reply in [a, b, c] {
+        let reply = reply
+            .expect("pub_ret after the session was dropped")
+            .to_json();
+        assert!(reply.get("web1").is_some(), "{reply}");
+    }
+    assert_eq!(channel.accepted().authentications, before + 1);
+}
+
 async fn connect(opts: PeerOptions) -> Result<PeerChannel, PeerError> {
     PeerChannel::connect(opts).await
 }
@@ -246,22 +268,11 @@ async fn scenario(lab: &mut Lab) {
 
     // The master forgets our session key (as when `publish_session` expires):
     // requests get "bad load", and concurrent ones share one re-authentication.
-    let before = channel.accepted().authentications;
-    let session_file = lab.cachedir().join("sessions").join(id);
-    std::fs::remove_file(&session_file)
-        .unwrap_or_else(|e| panic!("remove {}: {e}", session_file.display()));
-    let (a, b, c) = tokio::join!(
-        channel.request(pub_ret(id, &ping_jid), REQUEST_TIMEOUT),
-        channel.request(pub_ret(id, &ping_jid), REQUEST_TIMEOUT),
-        channel.request(pub_ret(id, &ping_jid), REQUEST_TIMEOUT),
-    );
-    for reply in [a, b, c] {
-        let reply = reply
-            .expect("pub_ret after the session was dropped")
-            .to_json();
-        assert!(reply.get("web1").is_some(), "{reply}");
+    // (3006 masters cache the key per worker and never look at the file again,
+    // so deleting it there would give the workers different keys.)
+    if !lab.salt_version().starts_with("3006.") {
+        forget_session(lab, &channel, &ping_jid).await;
     }
-    assert_eq!(channel.accepted().authentications, before + 1);
 
     // A master restart: the same channel and subscription carry on (the
     // session key survives in the master's cachedir; the publish key does not).
