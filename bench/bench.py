@@ -271,10 +271,18 @@ class Clients:
         """Creates the peer key and authenticates it once (auto_accept takes it).
 
         Returns the first run's Sample: first contact, the master's key pinned."""
+        import logging
+
         import salt.config
         import salt.utils.jid
 
-        opts = salt.config.master_config(self.master_conf)
+        # Only for cachedir and hash_type; its warnings about the lab's
+        # settings are not the benchmark's business.
+        logging.disable(logging.WARNING)
+        try:
+            opts = salt.config.master_config(self.master_conf)
+        finally:
+            logging.disable(logging.NOTSET)
         self.job_dir = os.path.join(opts["cachedir"], "jobs")
         self.hash_type = opts["hash_type"]
         self.jid_dir = salt.utils.jid.jid_dir
@@ -285,12 +293,19 @@ class Clients:
         return self.saltwire_peer_ping()
 
     def last_return_at(self, jid, minions):
-        """Epoch mtime of the newest return.p of jid in the master's job cache."""
+        """Epoch mtime of the newest return.p of jid in the master's job cache.
+
+        In local mode the client can exit before the last one is written (the
+        master fires the return event first), so this waits a little for it."""
         path = self.jid_dir(jid, self.job_dir, self.hash_type)
-        try:
-            return max(os.stat(os.path.join(path, minion, "return.p")).st_mtime for minion in minions)
-        except OSError as e:
-            raise RunFailed(f"job {jid}: no return in the job cache ({e})") from None
+        give_up = time.monotonic() + 10
+        while True:
+            try:
+                return max(os.stat(os.path.join(path, minion, "return.p")).st_mtime for minion in minions)
+            except FileNotFoundError as e:
+                if time.monotonic() > give_up:
+                    raise RunFailed(f"job {jid}: no return in the job cache ({e})") from None
+                time.sleep(0.02)
 
     def saltwire_peer_ping(self):
         return self._saltwire_compound(self.peer_argv(), "returned", "saltwire peer run")
@@ -623,7 +638,7 @@ def peer_lines(samples, stats, info):
     peer = stats["saltwire-peer"]["wall_median_s"]
     publish = stats["saltwire-peer-async"]["wall_median_s"]
     after = {name: statistics.median(x.after_last_return_s for x in samples[name]) for name in ("saltwire-peer", "saltwire")}
-    first = info["peer_first_contact"]
+    first = info["peer_first_contact_s"]
     return [
         f"- Target: `-C '* and not {info['peer_id']}'` in every row. `{info['peer_id']}` is an accepted minion "
         "(its key was auto-accepted when the peer rounds started) that never answers jobs, so `'*'` would match "
@@ -634,7 +649,7 @@ def peer_lines(samples, stats, info):
         "- Every saltwire-peer process authenticates from scratch: it loads its 2048-bit RSA key and does the "
         "`_auth` round trip (the master RSA-encrypts the AES key to it) before publishing; that cost is in "
         "its numbers. The first contact (key auto-accepted, master key pinned; not counted) took "
-        f"{first.wall_s * 1000:.0f} ms.",
+        f"{first * 1000:.0f} ms.",
         f"- Start + `_auth` + `minion_pub` (the --async row): {publish * 1000:.0f} ms median; the rest of the "
         f"peer run, {(peer - publish) * 1000:.0f} ms, is polling `pub_ret` (every 0.3 s, the first poll "
         "right after the publish).",
@@ -675,11 +690,11 @@ SECTIONS = (
     ),
     (
         "peer",
-        "Peer mode: `-C '* and not saltwire-bench' test.ping`, 3 minions",
+        "Peer mode: `-C '* and not PEER_ID' test.ping`, 3 minions",
         (
             (
                 "saltwire-peer",
-                "`saltwire --master HOST:PORT --id saltwire-bench --keys-dir DIR run -C TARGET test.ping "
+                "`saltwire --master HOST:PORT --id PEER_ID --keys-dir DIR run -C TARGET test.ping "
                 "--out json`, subprocess: `_auth`, `minion_pub`, `pub_ret` polls",
             ),
             ("salt", "`salt -C TARGET test.ping --out json`, subprocess"),
@@ -701,6 +716,8 @@ def report(info, args, results):
         samples, stats = results[key]
         baseline = BASELINES.get(key, "saltwire")
         n = stats[baseline]["n"]
+        heading = heading.replace("PEER_ID", args.peer_id)
+        rows = [(name, what.replace("PEER_ID", args.peer_id)) for name, what in rows]
         out.append(f"## {heading}; {n} rounds after {args.warmup} warm-up\n")
         out.append(table(rows, stats, baseline))
         out.append("")
@@ -772,14 +789,35 @@ def bench_main(args):
             args.publish_iterations,
             [("saltwire", clients.saltwire_async), ("salt", clients.salt_async)],
         ),
+        # Last: once its key is accepted, the peer id is a minion that `'*'`
+        # matches and that never returns.
+        (
+            "peer",
+            args.peer_iterations if args.master else 0,
+            [
+                ("saltwire-peer", clients.saltwire_peer_ping),
+                ("salt", clients.salt_compound_ping),
+                ("saltwire", clients.saltwire_compound_ping),
+                ("saltwire-peer-async", clients.saltwire_peer_async),
+            ],
+        ),
     ]
+    if args.peer_iterations > 0 and not args.master:
+        log("no --master (or $SALTWIRE_LAB_MASTER): skipping the peer-mode rounds")
     results = {}
     try:
         t0 = time.monotonic()
         for key, iterations, order in phases:
-            if iterations > 0:
-                samples = measure(clients, order, iterations, args.warmup, key)
-                results[key] = (samples, {name: summarize(s) for name, s in samples.items()})
+            if iterations <= 0:
+                continue
+            if key == "peer":
+                info["loadavg_at_peer"] = os.getloadavg()
+                first = clients.peer_setup()
+                info["peer_id"] = args.peer_id
+                info["peer_first_contact_s"] = first.wall_s
+                log(f"peer: key {args.peer_id} created, first contact (auto-accept, pin) {first.wall_s * 1000:.0f} ms")
+            samples = measure(clients, order, iterations, args.warmup, key)
+            results[key] = (samples, {name: summarize(s) for name, s in samples.items()})
         log(f"measured in {time.monotonic() - t0:.0f} s")
         info["loadavg_at_end"] = os.getloadavg()
     except RunFailed as e:
@@ -800,6 +838,11 @@ def bench_main(args):
                     "wall_s": [x.wall_s for x in s],
                     "cpu_s": [x.cpu_s for x in s],
                     "maxrss_kib": [x.maxrss_kib for x in s],
+                    **(
+                        {"after_last_return_s": [x.after_last_return_s for x in s]}
+                        if s and s[0].after_last_return_s is not None
+                        else {}
+                    ),
                 }
                 for name, s in samples.items()
             }
@@ -831,12 +874,29 @@ def main():
         default=10,
         help="measured --async (publish only) rounds; 0 skips them (default 10)",
     )
+    parser.add_argument(
+        "--peer-iterations",
+        type=int,
+        default=10,
+        help="measured peer-mode rounds; 0 skips them (default 10; they need --master)",
+    )
+    parser.add_argument(
+        "--master",
+        default=os.environ.get("SALTWIRE_LAB_MASTER"),
+        help="the master's HOST:PORT for peer mode (default: $SALTWIRE_LAB_MASTER, set by saltwire-lab)",
+    )
+    parser.add_argument(
+        "--peer-id",
+        default="saltwire-bench",
+        help="the minion id peer mode authenticates as; the master's `peer:` must let it publish "
+        "(saltwire-lab --peer ID) and accept its key (default saltwire-bench)",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds first (default 2)")
     parser.add_argument("--json", metavar="FILE", help="write the raw numbers here")
     args = parser.parse_args()
     if not args.config_dir:
         parser.error("--config-dir is required outside saltwire-lab")
-    if args.iterations < 1 or min(args.warmup, args.deploy_iterations, args.publish_iterations) < 0:
+    if args.iterations < 1 or min(args.warmup, args.deploy_iterations, args.publish_iterations, args.peer_iterations) < 0:
         parser.error("--iterations must be at least 1, the other counts at least 0")
     return bench_main(args)
 

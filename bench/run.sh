@@ -8,6 +8,10 @@
 # + web1, web2, redis1) with saltwire-lab and runs bench/bench.py in it with
 # the venv's python. The Markdown report goes to stdout, progress to stderr.
 # SALT_VERSION selects the Salt release (default 3008.4).
+#
+# Peer mode: the lab master lets the id saltwire-bench (--peer-id ID) publish
+# (`saltwire-lab --peer`) and auto-accepts its key; bench.py gets the master's
+# 127.0.0.1:<ret_port> as --master and runs the peer rounds last.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,8 +32,18 @@ PYTHON="$VENV/bin/python"
 
 # A --json path is taken relative to where the script was called from.
 args=()
+peer_id=saltwire-bench
 while (($#)); do
   case "$1" in
+    --peer-id)
+      [[ $# -ge 2 ]] || { echo "bench: --peer-id needs an ID" >&2; exit 2; }
+      peer_id="$2"
+      shift 2
+      ;;
+    --peer-id=*)
+      peer_id="${1#--peer-id=}"
+      shift
+      ;;
     --json)
       [[ $# -ge 2 ]] || { echo "bench: --json needs a FILE" >&2; exit 2; }
       args+=(--json "$(cd "$OLDPWD" && realpath -m -- "$2")")
@@ -46,5 +60,9 @@ while (($#)); do
   esac
 done
 
-exec "$LAB" --salt-version "$SALT_VERSION" -- \
-  "$PYTHON" "$REPO/bench/bench.py" --config-dir '{config_dir}' --saltwire "$SALTWIRE" "${args[@]}"
+# The lab takes the id as a regex: escape what a regex would read specially.
+peer_re="$(printf '%s' "$peer_id" | sed 's/[][\\.^$|?*+(){}]/\\&/g')"
+
+exec "$LAB" --salt-version "$SALT_VERSION" --peer "^${peer_re}$" -- \
+  "$PYTHON" "$REPO/bench/bench.py" --config-dir '{config_dir}' --saltwire "$SALTWIRE" \
+  --master '{master}' --peer-id "$peer_id" "${args[@]}"

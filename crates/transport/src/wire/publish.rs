@@ -80,6 +80,16 @@ pub struct PublishRequest {
     pub kwargs: Vec<(String, Value)>,
 }
 
+/// `kwargs` may carry an eauth password or a token: wiped when the request goes.
+impl Drop for PublishRequest {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (_, value) in &mut self.kwargs {
+            value.zeroize();
+        }
+    }
+}
+
 impl PublishRequest {
     /// A request for `fun` on `tgt` with Salt's defaults: `tgt_type` `glob` (or
     /// `list` for [`Tgt::List`]), no arguments, no key, no returner, a

@@ -432,3 +432,42 @@ mod tests {
         );
     }
 }
+
+impl zeroize::Zeroize for Value {
+    /// Overwrites every byte string (and number) inside, for values that carry
+    /// credentials such as an eauth password.
+    fn zeroize(&mut self) {
+        match self {
+            Value::Str(b) | Value::Bin(b) | Value::Ext(_, b) => b.zeroize(),
+            Value::Array(items) => items.iter_mut().for_each(zeroize::Zeroize::zeroize),
+            Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.zeroize();
+                v.zeroize();
+            }),
+            Value::Int(i) => i.zeroize(),
+            Value::UInt(u) => u.zeroize(),
+            Value::Float(f) => f.zeroize(),
+            Value::Bool(_) | Value::Nil => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod zeroize_tests {
+    use super::*;
+    use zeroize::Zeroize;
+
+    #[test]
+    fn zeroize_clears_nested_bytes() {
+        let mut v = Value::map([
+            ("password", Value::str("s3cret")),
+            ("n", Value::Array(vec![Value::Bin(vec![1, 2])])),
+        ]);
+        v.zeroize();
+        let text = format!("{v:?}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("password"),
+            "{text}"
+        );
+    }
+}
