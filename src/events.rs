@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::args::seconds;
 use crate::exit;
-use crate::output::Sink;
+use crate::output::{Sink, StreamLimit};
 
 /// How events are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,22 +47,14 @@ pub async fn run(config: &MasterConfig, a: EventsArgs) -> i32 {
     };
     let mut sub = bus.subscribe(&a.prefix);
     let mut sink = Sink::open(None).expect("stdout");
-    let mut seen = 0u64;
-    let stop_at = a.deadline.map(|d| tokio::time::Instant::now() + d);
+    let mut limit = StreamLimit::new(a.count, a.deadline);
     loop {
-        if a.count.is_some_and(|c| seen >= c) {
+        let Some(item) = limit.next(sub.recv()).await else {
             return exit::OK;
-        }
-        let item = match stop_at {
-            Some(at) => match tokio::time::timeout_at(at, sub.recv()).await {
-                Ok(item) => item,
-                Err(_) => return exit::OK,
-            },
-            None => sub.recv().await,
         };
         match item {
             Some(BusItem::Event(event)) => {
-                seen += 1;
+                limit.count_one();
                 let mut data = event.data.to_json();
                 redact(&mut data);
                 match a.out {

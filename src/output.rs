@@ -20,6 +20,41 @@ pub enum Format {
     Txt,
 }
 
+/// Bounds a stream by `--count` and `--deadline`.
+pub struct StreamLimit {
+    count: Option<u64>,
+    seen: u64,
+    stop_at: Option<tokio::time::Instant>,
+}
+
+impl StreamLimit {
+    /// Stops after `count` items or `deadline` from now, whichever comes first.
+    pub fn new(count: Option<u64>, deadline: Option<std::time::Duration>) -> StreamLimit {
+        StreamLimit {
+            count,
+            seen: 0,
+            stop_at: deadline.map(|d| tokio::time::Instant::now() + d),
+        }
+    }
+
+    /// The next item of the stream `next` reads, `None` once a bound is reached.
+    pub async fn next<T>(&mut self, next: impl std::future::Future<Output = T>) -> Option<T> {
+        if self.count.is_some_and(|c| self.seen >= c) {
+            return None;
+        }
+        let item = match self.stop_at {
+            Some(at) => tokio::time::timeout_at(at, next).await.ok()?,
+            None => next.await,
+        };
+        Some(item)
+    }
+
+    /// Counts an item shown.
+    pub fn count_one(&mut self) {
+        self.seen += 1;
+    }
+}
+
 /// Where results go.
 pub struct Sink {
     out: Box<dyn Write>,

@@ -7,7 +7,7 @@ use saltwire_job::{Client, KeyStore, PeerClient};
 use serde_json::json;
 
 use crate::args::seconds;
-use crate::output::Sink;
+use crate::output::{Sink, StreamLimit};
 use crate::{exit, fail, usage};
 
 /// Where and as whom to connect in peer mode.
@@ -145,22 +145,14 @@ pub async fn watch(a: WatchArgs, peer: &PeerArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    let stop_at = a.deadline.map(|d| tokio::time::Instant::now() + d);
-    let mut seen = 0u64;
+    let mut limit = StreamLimit::new(a.count, a.deadline);
     loop {
-        if a.count.is_some_and(|c| seen >= c) {
+        let Some(item) = limit.next(publications.recv()).await else {
             return exit::OK;
-        }
-        let item = match stop_at {
-            Some(at) => match tokio::time::timeout_at(at, publications.recv()).await {
-                Ok(item) => item,
-                Err(_) => return exit::OK,
-            },
-            None => publications.recv().await,
         };
         match item {
             Some(Ok(load)) => {
-                seen += 1;
+                limit.count_one();
                 let data = load.to_json();
                 match a.out {
                     crate::events::EventFormat::Jsonl => {
