@@ -226,8 +226,10 @@ def check_deploy_returns(step_returns, what):
 
 
 def check_jid(stdout):
-    if not re.search(r"\b\d{20}\b", stdout):
+    found = re.search(r"\b\d{20}\b", stdout)
+    if not found:
         raise RunFailed("no job id in the output")
+    return found.group(0)
 
 
 def run_checked(launcher, argv, check):
@@ -263,14 +265,15 @@ class Clients:
         self.job_dir = None
         self.hash_type = None
         self.jid_dir = None
+        # Jobs published with --async whose returns may still be on their way.
+        self.outstanding = []
 
     def peer_argv(self, *rest):
         return [self.saltwire, "--master", self.master, "--id", self.peer_id, "--keys-dir", self.keys_dir, *rest]
 
-    def peer_setup(self):
-        """Creates the peer key and authenticates it once (auto_accept takes it).
-
-        Returns the first run's Sample: first contact, the master's key pinned."""
+    def load_job_cache_config(self):
+        if self.job_dir is not None:
+            return
         import logging
 
         import salt.config
@@ -286,6 +289,12 @@ class Clients:
         self.job_dir = os.path.join(opts["cachedir"], "jobs")
         self.hash_type = opts["hash_type"]
         self.jid_dir = salt.utils.jid.jid_dir
+
+    def peer_setup(self):
+        """Creates the peer key and authenticates it once (auto_accept takes it).
+
+        Returns the first run's Sample: first contact, the master's key pinned."""
+        self.settle()
         argv = [self.saltwire, "--keys-dir", self.keys_dir, "--id", self.peer_id, "key", "init"]
         init = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if init.returncode != 0:
@@ -331,7 +340,28 @@ class Clients:
         return sample
 
     def saltwire_peer_async(self):
-        return run_checked(self.launcher, self.peer_argv("run", "-C", self.peer_target, "test.ping", "--async"), check_jid)
+        sample = self._async(self.peer_argv("run", "-C", self.peer_target, "test.ping", "--async"))
+        self.settle()
+        return sample
+
+    def _async(self, argv):
+        """An --async run; its job's returns are waited for later by settle()."""
+        jids = []
+        sample = run_checked(self.launcher, argv, lambda out: jids.append(check_jid(out)))
+        self.outstanding.extend(jids)
+        return sample
+
+    def settle(self):
+        """Waits (unmeasured) until the --async jobs' returns are in the job cache.
+
+        A peer publish must not overlap them: the master runs `minion_pub` in
+        a worker that publishes through its own request port, and with the
+        lab's 3 workers (Salt's minimum) two returns dispatched meanwhile send
+        that publish back to the blocked worker, which then stalls for 30 s.
+        """
+        self.load_job_cache_config()
+        while self.outstanding:
+            self.last_return_at(self.outstanding.pop(), MINIONS)
 
     def salt_compound_ping(self):
         argv = [self.salt, "-c", self.config_dir, "-C", self.peer_target, "test.ping", "--out", "json"]
@@ -376,12 +406,10 @@ class Clients:
         return self.warm.call("ping")
 
     def saltwire_async(self):
-        argv = [self.saltwire, "-c", self.config_dir, "run", "*", "test.ping", "--async"]
-        return run_checked(self.launcher, argv, check_jid)
+        return self._async([self.saltwire, "-c", self.config_dir, "run", "*", "test.ping", "--async"])
 
     def salt_async(self):
-        argv = [self.salt, "-c", self.config_dir, "*", "test.ping", "--async"]
-        return run_checked(self.launcher, argv, check_jid)
+        return self._async([self.salt, "-c", self.config_dir, "*", "test.ping", "--async"])
 
     def saltwire_deploy(self):
         argv = [self.saltwire, "-c", self.config_dir, "deploy", "--out", "json"]
@@ -637,7 +665,9 @@ def peer_lines(samples, stats, info):
     """Where the peer run's time goes, from the other rows and the job cache."""
     peer = stats["saltwire-peer"]["wall_median_s"]
     publish = stats["saltwire-peer-async"]["wall_median_s"]
-    after = {name: statistics.median(x.after_last_return_s for x in samples[name]) for name in ("saltwire-peer", "saltwire")}
+    after = {
+        name: statistics.median(x.after_last_return_s for x in samples[name]) for name in ("saltwire-peer", "saltwire")
+    }
     first = info["peer_first_contact_s"]
     return [
         f"- Target: `-C '* and not {info['peer_id']}'` in every row. `{info['peer_id']}` is an accepted minion "
@@ -651,11 +681,13 @@ def peer_lines(samples, stats, info):
         "its numbers. The first contact (key auto-accepted, master key pinned; not counted) took "
         f"{first * 1000:.0f} ms.",
         f"- Start + `_auth` + `minion_pub` (the --async row): {publish * 1000:.0f} ms median; the rest of the "
-        f"peer run, {(peer - publish) * 1000:.0f} ms, is polling `pub_ret` (every 0.3 s, the first poll "
-        "right after the publish).",
+        f"peer run, {(peer - publish) * 1000:.0f} ms, is waiting for the returns by polling `pub_ret` "
+        "(the first poll right after the publish, then every 0.3 s).",
         "- From the last minion return written to the master's job cache to the client's exit (median): "
-        f"saltwire-peer {after['saltwire-peer'] * 1000:.0f} ms, saltwire local {after['saltwire'] * 1000:.0f} ms "
-        "(local mode is told by the event bus; the job cache mtime has the kernel's timestamp granularity).",
+        f"saltwire-peer {after['saltwire-peer'] * 1000:.0f} ms, saltwire local {after['saltwire'] * 1000:.0f} ms. "
+        "That is the peer run's idle time between the returns being there and the next poll seeing them; "
+        "local mode hears of each return on the event bus, before the master writes it to the job cache "
+        "(file mtimes have the kernel's timestamp granularity).",
     ]
 
 
@@ -896,7 +928,8 @@ def main():
     args = parser.parse_args()
     if not args.config_dir:
         parser.error("--config-dir is required outside saltwire-lab")
-    if args.iterations < 1 or min(args.warmup, args.deploy_iterations, args.publish_iterations, args.peer_iterations) < 0:
+    counts = (args.warmup, args.deploy_iterations, args.publish_iterations, args.peer_iterations)
+    if args.iterations < 1 or min(counts) < 0:
         parser.error("--iterations must be at least 1, the other counts at least 0")
     return bench_main(args)
 

@@ -9,7 +9,9 @@ use saltwire_lab::{Lab, LabOptions};
 
 use crate::{ids, lab_lock, run_saltwire, saltwire_bin, start_lab, Ran};
 
-const PEER_CONFIG: &str = "peer:\n  saltwire-.*:\n    - .*\n";
+/// Five workers: a `minion_pub` holds one while its publish goes back through the
+/// request port (Salt's minimum of 3 can stall for 30 s on overlapping requests).
+const PEER_CONFIG: &str = "peer:\n  saltwire-.*:\n    - .*\nworker_threads: 5\n";
 
 fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
     let master = format!("127.0.0.1:{}", lab.ret_port());

@@ -23,8 +23,12 @@ use crate::target::TargetType;
 
 /// The master's request port when `--master` names no port.
 pub const DEFAULT_MASTER_PORT: u16 = crate::config::DEFAULT_RET_PORT;
-/// How often `pub_ret` is asked for new returns (Salt's `publish.publish` polls every 0.3 s).
+/// How often `pub_ret` is asked for new returns at most (Salt's
+/// `publish.publish` polls every 0.3 s). The first polls come sooner
+/// ([`FIRST_POLL`], doubling), as quick functions return within ~0.2 s.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(300);
+/// The first wait before asking `pub_ret`.
+pub const FIRST_POLL: Duration = Duration::from_millis(50);
 /// How long one request to the master may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -142,6 +146,7 @@ impl PeerClient {
             probe: None,
             seen_running: BTreeSet::new(),
             probed: false,
+            poll_wait: FIRST_POLL,
             done: false,
         }))
     }
@@ -295,6 +300,8 @@ pub(crate) struct PeerRun {
     probe: Option<(String, Instant)>,
     seen_running: BTreeSet<String>,
     probed: bool,
+    /// The current wait between `pub_ret` polls.
+    poll_wait: Duration,
     done: bool,
 }
 
@@ -338,6 +345,17 @@ impl PeerRun {
             }
             if self.deadline_at.is_some_and(|at| Instant::now() >= at) {
                 self.settle(true);
+                continue;
+            }
+            // Wait before each poll: 50 ms first (quick functions return in
+            // ~0.2 s), doubling up to POLL_INTERVAL.
+            let mut wake = Instant::now() + self.poll_wait;
+            if let Some(at) = self.deadline_at {
+                wake = wake.min(at);
+            }
+            tokio::time::sleep_until(wake).await;
+            self.poll_wait = (self.poll_wait * 2).min(POLL_INTERVAL);
+            if self.deadline_at.is_some_and(|at| Instant::now() >= at) {
                 continue;
             }
             if let Ok(returns) = self.client.pub_ret(&self.jid).await {
@@ -395,11 +413,6 @@ impl PeerRun {
                     }
                 }
             }
-            let mut wake = Instant::now() + POLL_INTERVAL;
-            if let Some(at) = self.deadline_at {
-                wake = wake.min(at);
-            }
-            tokio::time::sleep_until(wake).await;
         }
     }
 

@@ -102,7 +102,13 @@ fn run() -> Result<ExitCode> {
         opts.minions = cli.minions.iter().map(|m| parse_minion(m)).collect();
     }
     if let Some(regex) = &cli.peer {
-        opts.extra_master_config = format!("peer:\n  '{}':\n    - .*\n", regex.replace('\'', "''"));
+        // A `minion_pub` holds a worker while its own publish goes through
+        // the request port: with Salt's minimum of 3 workers, overlapping
+        // requests can stall it for 30 s. Five workers leave room.
+        opts.extra_master_config = format!(
+            "peer:\n  '{}':\n    - .*\nworker_threads: 5\n",
+            regex.replace('\'', "''")
+        );
     }
 
     // Ctrl-C, SIGTERM and SIGHUP stop the lab cleanly (the lab is dropped)

@@ -28,7 +28,8 @@ fn start_lab() -> Lab {
     let opts = LabOptions {
         // Peers matching `saltwire-.*` may publish anything; the maintenance
         // loop runs every 2 s so that a key deletion rotates the AES key soon.
-        extra_master_config: "peer:\n  saltwire-.*:\n    - .*\nloop_interval: 2\n".into(),
+        extra_master_config:
+            "peer:\n  saltwire-.*:\n    - .*\nloop_interval: 2\nworker_threads: 5\n".into(),
         auto_accept: false,
         ..Default::default()
     };
