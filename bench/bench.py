@@ -682,7 +682,7 @@ def peer_lines(samples, stats, info):
         f"{first * 1000:.0f} ms.",
         f"- Start + `_auth` + `minion_pub` (the --async row): {publish * 1000:.0f} ms median; the rest of the "
         f"peer run, {(peer - publish) * 1000:.0f} ms, is waiting for the returns by polling `pub_ret` "
-        "(the first poll right after the publish, then every 0.3 s).",
+        "(first poll 50 ms after the publish, the wait doubling up to 0.3 s).",
         "- From the last minion return written to the master's job cache to the client's exit (median): "
         f"saltwire-peer {after['saltwire-peer'] * 1000:.0f} ms, saltwire local {after['saltwire'] * 1000:.0f} ms. "
         "That is the peer run's idle time between the returns being there and the next poll seeing them; "
