@@ -1,7 +1,7 @@
 //! Publishing jobs and collecting their returns, as `salt.client.LocalClient`
 //! does on the master host, with an honest end state for every minion.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::result::{JobReport, MinionResult, MinionState, Source};
 use crate::run::JobRun;
 use crate::target::Target;
+use crate::tracker::Tracker;
 
 /// How long the master may take to answer a publish (Salt's `publish_timeout`
 /// is 30 s; a master that has not answered a local publish in 10 s is not
@@ -233,22 +234,13 @@ impl LocalClient {
         let gather_job_timeout = job
             .gather_job_timeout
             .unwrap_or(self.inner.config.gather_job_timeout);
-        let expected: BTreeSet<String> = published
-            .minions
-            .iter()
-            .chain(published.missing.iter())
-            .cloned()
-            .collect();
         Ok(LocalRun {
             client: self.clone(),
             sub,
             jid: published.jid.clone(),
             fun: job.fun,
+            tracker: Tracker::new(&published),
             published,
-            expected,
-            found: BTreeSet::new(),
-            queue: VecDeque::new(),
-            results: Vec::new(),
             timeout,
             gather_job_timeout,
             deadline_at,
@@ -258,7 +250,6 @@ impl LocalClient {
             probe_jid: None,
             seen_running: BTreeSet::new(),
             bus_open: true,
-            done: false,
         })
     }
 
@@ -477,10 +468,7 @@ pub(crate) struct LocalRun {
     jid: String,
     fun: String,
     published: Published,
-    expected: BTreeSet<String>,
-    found: BTreeSet<String>,
-    queue: VecDeque<MinionResult>,
-    results: Vec<MinionResult>,
+    tracker: Tracker,
     timeout: Duration,
     gather_job_timeout: Duration,
     deadline_at: Option<Instant>,
@@ -490,7 +478,6 @@ pub(crate) struct LocalRun {
     probe_jid: Option<String>,
     seen_running: BTreeSet<String>,
     bus_open: bool,
-    done: bool,
 }
 
 impl LocalRun {
@@ -506,12 +493,12 @@ impl LocalRun {
 
     /// The minions expected to return so far.
     pub fn expected(&self) -> &BTreeSet<String> {
-        &self.expected
+        &self.tracker.expected
     }
 
     /// Results settled so far.
     pub fn results(&self) -> &[MinionResult] {
-        &self.results
+        &self.tracker.results
     }
 
     /// The finished job.
@@ -519,29 +506,22 @@ impl LocalRun {
         JobReport {
             jid: self.jid,
             fun: self.fun,
-            results: self.results,
+            results: self.tracker.results,
         }
     }
 
     /// The next settled minion, or `None` when every minion is settled.
     pub async fn next(&mut self) -> Option<MinionResult> {
         loop {
-            if let Some(result) = self.queue.pop_front() {
-                self.results.push(result.clone());
-                return Some(result);
-            }
-            if self.done {
-                return None;
-            }
-            if self.found.is_superset(&self.expected) {
-                self.done = true;
-                continue;
+            if let Some(next) = self.tracker.poll() {
+                return next;
             }
             // Ids the master said it does not know will never answer: once every
             // other minion is in, there is nothing left to wait for.
             if self
+                .tracker
                 .expected
-                .difference(&self.found)
+                .difference(&self.tracker.found)
                 .all(|id| self.published.missing.contains(id))
             {
                 self.settle_pending(false);
@@ -552,7 +532,7 @@ impl LocalRun {
                 self.settle_pending(true);
                 continue;
             }
-            for id in self.expected.difference(&self.found) {
+            for id in self.tracker.expected.difference(&self.tracker.found) {
                 self.minion_timeouts
                     .entry(id.clone())
                     .or_insert(now + self.timeout);
@@ -560,22 +540,23 @@ impl LocalRun {
             if now >= self.timeout_at && self.minions_running {
                 // Returns the bus dropped are in the job cache: look there first.
                 self.check_job_cache();
-                if self.found.is_superset(&self.expected) {
+                if self.tracker.found.is_superset(&self.tracker.expected) {
                     continue;
                 }
                 self.start_probe().await;
                 continue;
             }
             let all_timed_out = self
+                .tracker
                 .expected
-                .difference(&self.found)
+                .difference(&self.tracker.found)
                 .all(|id| self.minion_timeouts.get(id).is_some_and(|t| now >= *t));
             if now >= self.timeout_at && !self.minions_running && all_timed_out {
                 self.settle_pending(false);
                 continue;
             }
             let mut wake = self.timeout_at;
-            for id in self.expected.difference(&self.found) {
+            for id in self.tracker.expected.difference(&self.tracker.found) {
                 if let Some(t) = self.minion_timeouts.get(id) {
                     if *t > now && (wake <= now || *t < wake) {
                         wake = *t;
@@ -613,7 +594,8 @@ impl LocalRun {
         let (jid, tail) = rest.split_once('/').unwrap_or((rest, ""));
         if jid == self.jid {
             if let Some(Value::Array(minions)) = event.data.get("minions") {
-                self.expected
+                self.tracker
+                    .expected
                     .extend(minions.iter().filter_map(|m| m.as_str().map(String::from)));
             }
             let Some(minion) = tail.strip_prefix("ret/") else {
@@ -628,11 +610,7 @@ impl LocalRun {
                 .and_then(Value::as_str)
                 .unwrap_or(minion)
                 .to_string();
-            if !self.found.insert(minion.clone()) {
-                return;
-            }
-            self.expected.insert(minion.clone());
-            self.queue.push_back(MinionResult::returned(
+            self.tracker.settle(MinionResult::returned(
                 minion,
                 ret.clone(),
                 event.data.get("retcode").and_then(Value::as_i64),
@@ -656,7 +634,7 @@ impl LocalRun {
                 Value::Map(m) if !m.is_empty() => ret.get("return").is_none_or(Value::is_truthy),
                 _ => false,
             };
-            if running && !self.found.contains(minion) {
+            if running && !self.tracker.found.contains(minion) {
                 let minion = minion.to_string();
                 self.minion_timeouts
                     .insert(minion.clone(), Instant::now() + self.timeout);
@@ -667,12 +645,12 @@ impl LocalRun {
     }
 
     async fn start_probe(&mut self) {
-        let pending: BTreeSet<String> = self.expected.difference(&self.found).cloned().collect();
         let accepted = self.client.inner.cache.accepted_minions();
-        let probe: Vec<String> = pending
-            .iter()
-            .filter(|id| accepted.as_ref().is_none_or(|a| a.contains(*id)))
-            .cloned()
+        let probe: Vec<String> = self
+            .tracker
+            .pending()
+            .into_iter()
+            .filter(|id| accepted.as_ref().is_none_or(|a| a.contains(id)))
             .collect();
         self.seen_running.clear();
         self.probe_jid = if probe.is_empty() {
@@ -685,11 +663,10 @@ impl LocalRun {
     }
 
     fn check_job_cache(&mut self) {
-        let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
+        let pending: Vec<String> = self.tracker.pending();
         for minion in pending {
             if let Some(cached) = self.client.inner.cache.job_return(&self.jid, &minion) {
-                self.found.insert(minion.clone());
-                self.queue.push_back(MinionResult::returned(
+                self.tracker.settle(MinionResult::returned(
                     minion,
                     cached.ret,
                     cached.retcode,
@@ -705,7 +682,7 @@ impl LocalRun {
         self.check_job_cache();
         let config = &self.client.inner.config;
         let cache = &self.client.inner.cache;
-        let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
+        let pending: Vec<String> = self.tracker.pending();
         for minion in pending {
             let result = if self.published.missing.contains(&minion) {
                 let detail = "the master has no accepted key for this id".to_string();
@@ -723,10 +700,9 @@ impl LocalRun {
                     "a late return will be in the job cache",
                 )
             };
-            self.found.insert(minion);
-            self.queue.push_back(result);
+            self.tracker.settle(result);
         }
-        self.done = true;
+        self.tracker.finish();
     }
 }
 

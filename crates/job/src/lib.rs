@@ -38,6 +38,7 @@ pub mod plan;
 pub mod result;
 pub mod run;
 pub mod target;
+mod tracker;
 
 pub use auth::Auth;
 pub use client::{Job, LocalClient, Published};

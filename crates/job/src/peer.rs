@@ -6,7 +6,7 @@
 //! success flag, so a return is reported as [`MinionState::Returned`], never
 //! as a success that could not be seen.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use crate::keys::KeyStore;
 use crate::result::{JobReport, MinionResult};
 use crate::run::JobRun;
 use crate::target::TargetType;
+use crate::tracker::Tracker;
 
 /// The master's request port when `--master` names no port.
 pub const DEFAULT_MASTER_PORT: u16 = crate::config::DEFAULT_RET_PORT;
@@ -129,16 +130,8 @@ impl PeerClient {
             client: self.clone(),
             jid: published.jid.clone(),
             fun: job.fun,
-            expected: published
-                .minions
-                .iter()
-                .chain(published.missing.iter())
-                .cloned()
-                .collect(),
+            tracker: Tracker::new(&published),
             published,
-            found: BTreeSet::new(),
-            queue: VecDeque::new(),
-            results: Vec::new(),
             timeout,
             gather_job_timeout: job.gather_job_timeout.unwrap_or(self.gather_job_timeout),
             deadline_at,
@@ -147,7 +140,6 @@ impl PeerClient {
             seen_running: BTreeSet::new(),
             probed: false,
             poll_wait: FIRST_POLL,
-            done: false,
         }))
     }
 
@@ -288,10 +280,7 @@ pub(crate) struct PeerRun {
     jid: String,
     fun: String,
     published: Published,
-    expected: BTreeSet<String>,
-    found: BTreeSet<String>,
-    queue: VecDeque<MinionResult>,
-    results: Vec<MinionResult>,
+    tracker: Tracker,
     timeout: Duration,
     gather_job_timeout: Duration,
     deadline_at: Option<Instant>,
@@ -302,7 +291,6 @@ pub(crate) struct PeerRun {
     probed: bool,
     /// The current wait between `pub_ret` polls.
     poll_wait: Duration,
-    done: bool,
 }
 
 impl PeerRun {
@@ -315,33 +303,25 @@ impl PeerRun {
     }
 
     pub(crate) fn expected(&self) -> &BTreeSet<String> {
-        &self.expected
+        &self.tracker.expected
     }
 
     pub(crate) fn results(&self) -> &[MinionResult] {
-        &self.results
+        &self.tracker.results
     }
 
     pub(crate) fn into_report(self) -> JobReport {
         JobReport {
             jid: self.jid,
             fun: self.fun,
-            results: self.results,
+            results: self.tracker.results,
         }
     }
 
     pub(crate) async fn next(&mut self) -> Option<MinionResult> {
         loop {
-            if let Some(result) = self.queue.pop_front() {
-                self.results.push(result.clone());
-                return Some(result);
-            }
-            if self.done {
-                return None;
-            }
-            if self.found.is_superset(&self.expected) {
-                self.done = true;
-                continue;
+            if let Some(next) = self.tracker.poll() {
+                return next;
             }
             if self.deadline_at.is_some_and(|at| Instant::now() >= at) {
                 self.settle(true);
@@ -360,14 +340,11 @@ impl PeerRun {
             }
             if let Ok(returns) = self.client.pub_ret(&self.jid).await {
                 for (minion, (ret, out)) in returns {
-                    if self.found.insert(minion.clone()) {
-                        self.expected.insert(minion.clone());
-                        self.queue
-                            .push_back(MinionResult::returned_unknown(minion, ret, out));
-                    }
+                    self.tracker
+                        .settle(MinionResult::returned_unknown(minion, ret, out));
                 }
             }
-            if !self.queue.is_empty() {
+            if self.tracker.has_queued() {
                 continue;
             }
             let now = Instant::now();
@@ -376,7 +353,7 @@ impl PeerRun {
                     for (minion, (record, _)) in records {
                         let running = matches!(&record, Value::Map(m) if !m.is_empty());
                         if running
-                            && !self.found.contains(&minion)
+                            && !self.tracker.found.contains(&minion)
                             && self.seen_running.insert(minion)
                         {
                             self.timeout_at = Instant::now() + self.timeout;
@@ -391,7 +368,7 @@ impl PeerRun {
                     }
                 }
             } else if now >= self.timeout_at {
-                let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
+                let pending: Vec<String> = self.tracker.pending();
                 self.seen_running.clear();
                 self.probed = true;
                 let probe = self
@@ -417,20 +394,19 @@ impl PeerRun {
     }
 
     fn settle(&mut self, at_deadline: bool) {
-        let pending: Vec<String> = self.expected.difference(&self.found).cloned().collect();
+        let pending: Vec<String> = self.tracker.pending();
         for minion in pending {
             let still_running =
                 at_deadline && (self.seen_running.contains(&minion) || !self.probed);
             let note = "peers cannot see whether a minion is connected";
-            self.found.insert(minion.clone());
-            self.queue.push_back(MinionResult::no_return(
+            self.tracker.settle(MinionResult::no_return(
                 minion,
                 &self.jid,
                 still_running,
                 note,
             ));
         }
-        self.done = true;
+        self.tracker.finish();
     }
 }
 
