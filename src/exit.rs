@@ -58,3 +58,72 @@ pub fn for_error(e: &Error) -> i32 {
         PROTOCOL
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saltwire_job::Tally;
+
+    #[test]
+    fn every_outcome_has_its_own_code() {
+        let tally = |succeeded, failed, did_not_return| Tally {
+            expected: succeeded + failed + did_not_return,
+            succeeded,
+            failed,
+            did_not_return,
+            ..Tally::default()
+        };
+        assert_eq!(for_tally(&tally(3, 0, 0)), OK);
+        assert_eq!(for_tally(&tally(2, 1, 0)), FAILED);
+        assert_eq!(for_tally(&tally(1, 1, 1)), NO_RETURN);
+        let errors = [
+            (Error::Usage("x".into()), USAGE),
+            (
+                Error::NoMinions {
+                    message: "x".into(),
+                },
+                NO_MATCH,
+            ),
+            (
+                Error::AuthorizationRefused {
+                    message: "x".into(),
+                },
+                AUTH,
+            ),
+            (
+                Error::AuthenticationRefused {
+                    message: "x".into(),
+                    hint: "y".into(),
+                },
+                AUTH,
+            ),
+            (
+                Error::MasterUnreachable {
+                    endpoint: "x".into(),
+                    detail: "y".into(),
+                },
+                UNREACHABLE,
+            ),
+            (Error::Protocol("x".into()), PROTOCOL),
+        ];
+        for (e, code) in errors {
+            assert_eq!(for_error(&e), code, "{e}");
+        }
+        let codes = [
+            OK,
+            FAILED,
+            USAGE,
+            NO_RETURN,
+            NO_MATCH,
+            AUTH,
+            UNREACHABLE,
+            PROTOCOL,
+        ];
+        for code in codes {
+            assert!(
+                TABLE.contains(&format!("  {code}  ")),
+                "code {code} missing from the table"
+            );
+        }
+    }
+}
