@@ -484,6 +484,15 @@ impl TempDir {
     fn socket(&self) -> PathBuf {
         self.0.join("master_event_pub.ipc")
     }
+
+    /// A fake event publisher listening on the socket, and a bus connected to it.
+    async fn bus(&self) -> (UnixListener, EventBus) {
+        let listener = UnixListener::bind(self.socket()).unwrap();
+        let bus = EventBus::connect(BusEndpoint::Ipc(self.socket()))
+            .await
+            .unwrap();
+        (listener, bus)
+    }
 }
 
 impl Drop for TempDir {
@@ -568,10 +577,7 @@ async fn bus_refused_tcp_is_a_connect_error() {
 
 async fn chunked_frames(length_prefixed: bool) {
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let mut jobs = bus.subscribe("salt/job/");
     let mut everything = bus.subscribe("");
     let (mut stream, _) = listener.accept().await.unwrap();
@@ -628,10 +634,7 @@ async fn bus_reads_captured_streams() {
         assert!(expected.len() >= 2, "{name}: {} events", expected.len());
 
         let dir = TempDir::new();
-        let listener = UnixListener::bind(dir.socket()).unwrap();
-        let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-            .await
-            .unwrap();
+        let (listener, bus) = dir.bus().await;
         let mut all = bus.subscribe("");
         let (mut stream, _) = listener.accept().await.unwrap();
         write_in_chunks(&mut stream, &capture, 13).await;
@@ -657,10 +660,7 @@ async fn bus_over_tcp() {
 #[tokio::test]
 async fn bus_reconnects_after_publisher_restart() {
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let mut sub = bus.subscribe("salt/");
     let (mut stream, _) = listener.accept().await.unwrap();
     let before = event("salt/before", 1);
@@ -688,10 +688,7 @@ async fn bus_reconnects_after_publisher_restart() {
 #[tokio::test]
 async fn bus_undecodable_frame_is_reported_and_skipped() {
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let mut sub = bus.subscribe("");
     let (mut stream, _) = listener.accept().await.unwrap();
     // A length-prefixed frame whose content is a msgpack string, not an event.
@@ -710,10 +707,7 @@ async fn bus_slow_subscriber_gets_a_gap_notice() {
     use saltwire_transport::io::SUBSCRIPTION_CAPACITY;
     const EXTRA: usize = 10;
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let mut slow = bus.subscribe("salt/job/");
     let mut fast = bus.subscribe("");
     let (mut stream, _) = listener.accept().await.unwrap();
@@ -757,10 +751,7 @@ async fn bus_slow_subscriber_gets_a_gap_notice() {
 #[tokio::test]
 async fn bus_dropped_subscription_does_not_block_others() {
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let dropped = bus.subscribe("");
     let mut kept = bus.subscribe("");
     drop(dropped);
@@ -773,10 +764,7 @@ async fn bus_dropped_subscription_does_not_block_others() {
 #[tokio::test]
 async fn bus_driver_ends_when_every_handle_is_dropped() {
     let dir = TempDir::new();
-    let listener = UnixListener::bind(dir.socket()).unwrap();
-    let bus = EventBus::connect(BusEndpoint::Ipc(dir.socket()))
-        .await
-        .unwrap();
+    let (listener, bus) = dir.bus().await;
     let sub = bus.subscribe("salt/");
     let (mut stream, _) = listener.accept().await.unwrap();
     drop(bus);
