@@ -3,7 +3,8 @@
 
 use saltwire_lab::{LabOptions, BLACKLISTED_FUNCTION, EAUTH_BACKEND, EAUTH_USERS};
 
-use crate::{ids, lab_lock, saltwire, saltwire_bin, saltwire_with, start_lab};
+use crate::{ids, lab_lock, saltwire, saltwire_bin, saltwire_with, spawn_saltwire, start_lab};
+use std::process::Command;
 
 #[test]
 fn refused_credentials_and_functions_have_their_own_exit_code_and_leak_nothing() {
@@ -113,21 +114,18 @@ fn refused_credentials_and_functions_have_their_own_exit_code_and_leak_nothing()
     // A wrong password is refused. The master puts the refused load, password
     // included, on the event bus: `saltwire events` must not print it.
     let wrong_pw = "not-alices-password-4711";
-    let events = std::process::Command::new(saltwire_bin())
-        .args([
-            "-c",
-            lab.config_dir().to_str().unwrap(),
-            "events",
-            "salt/job/",
-            "--out",
-            "jsonl",
-            "--deadline",
-            "4",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut events = Command::new(saltwire_bin());
+    events.args([
+        "-c",
+        lab.config_dir().to_str().unwrap(),
+        "events",
+        "salt/job/",
+        "--out",
+        "jsonl",
+        "--deadline",
+        "4",
+    ]);
+    let events = spawn_saltwire(events);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut args = vec!["run", "web1", "test.ping"];
     args.extend(eauth);

@@ -107,18 +107,29 @@ pub fn saltwire_with(config_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> 
 /// environment variables that would point it elsewhere.
 pub fn run_saltwire(mut cmd: Command) -> Ran {
     let started = Instant::now();
-    let out = cmd
-        .env_remove("SALTWIRE_CONFIG_DIR")
-        .env_remove("SALTWIRE_HOME")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run saltwire");
+    let out = isolate(&mut cmd).output().expect("run saltwire");
     Ran {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: started.elapsed(),
     }
+}
+
+/// Starts a prepared `saltwire` command in the background (`events`,
+/// `watch`), its output captured for `wait_with_output`.
+pub fn spawn_saltwire(mut cmd: Command) -> std::process::Child {
+    isolate(&mut cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start saltwire")
+}
+
+fn isolate(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("SALTWIRE_CONFIG_DIR")
+        .env_remove("SALTWIRE_HOME")
+        .stdin(std::process::Stdio::null())
 }
 
 /// Minion ids `salt --out json --static` reports for a target (the reference).

@@ -1,11 +1,11 @@
 //! Output formats, `--async`, `--out-file`, `events`, and usage errors.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use saltwire_lab::LabOptions;
 
-use crate::{ids, lab_lock, saltwire, saltwire_bin, start_lab};
+use crate::{ids, lab_lock, saltwire, saltwire_bin, spawn_saltwire, start_lab};
 
 #[test]
 fn every_output_format_parses_and_events_stream() {
@@ -103,23 +103,20 @@ fn every_output_format_parses_and_events_stream() {
     );
 
     // events: a job published by the salt CLI shows up as return events.
-    let events = Command::new(saltwire_bin())
-        .args([
-            "-c",
-            lab.config_dir().to_str().unwrap(),
-            "events",
-            "salt/job/",
-            "--out",
-            "jsonl",
-            "--count",
-            "2",
-            "--deadline",
-            "30",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut events = Command::new(saltwire_bin());
+    events.args([
+        "-c",
+        lab.config_dir().to_str().unwrap(),
+        "events",
+        "salt/job/",
+        "--out",
+        "jsonl",
+        "--count",
+        "2",
+        "--deadline",
+        "30",
+    ]);
+    let events = spawn_saltwire(events);
     std::thread::sleep(Duration::from_millis(300));
     let salt = lab.salt(&["web1", "test.ping"]);
     assert!(salt.status.success());

@@ -2,18 +2,19 @@
 //! master with `auto_accept: False` and a `peer:` setting for saltwire's ids.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use saltwire_lab::{Lab, LabOptions};
 
-use crate::{ids, lab_lock, run_saltwire, saltwire_bin, start_lab, Ran};
+use crate::{ids, lab_lock, run_saltwire, saltwire_bin, spawn_saltwire, start_lab, Ran};
 
 /// Five workers: a `minion_pub` holds one while its publish goes back through the
 /// request port (Salt's minimum of 3 can stall for 30 s on overlapping requests).
 const PEER_CONFIG: &str = "peer:\n  saltwire-.*:\n    - .*\nworker_threads: 5\n";
 
-fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
+/// `saltwire --master <lab> --id ID --keys-dir KEYS ARGS`, not yet run.
+fn peer_command(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Command {
     let master = format!("127.0.0.1:{}", lab.ret_port());
     let mut cmd = Command::new(saltwire_bin());
     cmd.args([
@@ -25,7 +26,11 @@ fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
         keys.to_str().unwrap(),
     ])
     .args(args);
-    run_saltwire(cmd)
+    cmd
+}
+
+fn peer(lab: &Lab, keys: &Path, id: &str, args: &[&str]) -> Ran {
+    run_saltwire(peer_command(lab, keys, id, args))
 }
 
 fn key_init(keys: &Path, id: &str) -> Ran {
@@ -139,17 +144,11 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
     );
 
     // `watch` shows a job the salt CLI publishes, decrypted, within a second.
-    let master = format!("127.0.0.1:{}", lab.ret_port());
-    let watch = Command::new(saltwire_bin())
-        .args([
-            "--master",
-            &master,
-            "--id",
-            id,
-            "--keys-dir",
-            keys.to_str().unwrap(),
-        ])
-        .args([
+    let watch = spawn_saltwire(peer_command(
+        &lab,
+        &keys,
+        id,
+        &[
             "watch",
             "--out",
             "jsonl",
@@ -157,11 +156,8 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
             "1",
             "--deadline",
             "20",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+    ));
     std::thread::sleep(Duration::from_millis(1500));
     let salt = lab.salt(&["web2", "test.echo", "watch-me"]);
     assert!(salt.status.success());
