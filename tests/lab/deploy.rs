@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use saltwire_lab::{Lab, LabOptions};
 
-use crate::{ids, lab_lock, saltwire, start_lab, Ran};
+use crate::{ids, lab_lock, saltwire, start_lab};
 
 fn evidence_mtime(lab: &Lab, minion: &str, name: &str) -> SystemTime {
     std::fs::metadata(lab.evidence_dir().join(minion).join(name))
@@ -16,32 +16,6 @@ fn evidence_mtime(lab: &Lab, minion: &str, name: &str) -> SystemTime {
 
 fn lines(lab: &Lab, minion: &str, name: &str) -> usize {
     lab.evidence(minion, name).map_or(0, |t| t.lines().count())
-}
-
-/// Minions per step index from `deploy --out jsonl`.
-fn minions_per_step(run: &Ran) -> Vec<Vec<String>> {
-    let mut steps: Vec<Vec<String>> = Vec::new();
-    let mut last_step = 0;
-    for line in run.jsonl() {
-        if line["type"] == "return" {
-            let step = line["step"].as_u64().expect("step index") as usize;
-            assert!(
-                step >= last_step,
-                "returns of step {step} after step {last_step}:\n{}",
-                run.stdout
-            );
-            last_step = step;
-            if steps.len() <= step {
-                steps.resize(step + 1, Vec::new());
-            }
-            assert_eq!(line["state"], "succeeded", "{line}");
-            steps[step].push(line["minion"].as_str().unwrap().to_string());
-        }
-    }
-    for s in &mut steps {
-        s.sort();
-    }
-    steps
 }
 
 fn write_plan(lab: &Lab, name: &str, yaml: &str) -> PathBuf {
@@ -62,7 +36,7 @@ fn quick_deploy_reaches_the_right_minions_in_order_and_failures_stop_it() {
         "deploy failed:\n{}\n{}",
         run.stdout, run.stderr
     );
-    let steps = minions_per_step(&run);
+    let steps = run.minions_per_step("succeeded");
     assert_eq!(
         steps,
         vec![

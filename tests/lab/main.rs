@@ -68,6 +68,31 @@ impl Ran {
             .collect()
     }
 
+    /// Minion ids per step of `deploy --out jsonl`, sorted; every return must
+    /// be in `state` and steps must not interleave.
+    pub fn minions_per_step(&self, state: &str) -> Vec<Vec<String>> {
+        let mut steps: Vec<Vec<String>> = Vec::new();
+        let mut last_step = 0;
+        for line in self.jsonl().iter().filter(|l| l["type"] == "return") {
+            let step = line["step"].as_u64().expect("step index") as usize;
+            assert!(
+                step >= last_step,
+                "returns of step {step} after step {last_step}:\n{}",
+                self.stdout
+            );
+            last_step = step;
+            if steps.len() <= step {
+                steps.resize(step + 1, Vec::new());
+            }
+            assert_eq!(line["state"], state, "{line}");
+            steps[step].push(line["minion"].as_str().unwrap().to_string());
+        }
+        for s in &mut steps {
+            s.sort();
+        }
+        steps
+    }
+
     /// Minion ids of a `--out json` run, by state.
     pub fn minions_in(&self, state: &str) -> Vec<String> {
         let doc = self.json();

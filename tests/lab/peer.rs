@@ -115,15 +115,7 @@ fn peer_mode_authenticates_runs_deploys_and_watches() {
     // The four-step deploy, remotely, reaches the same minions as locally.
     let run = peer(&lab, &keys, id, &["deploy", "--out", "jsonl"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let mut steps: Vec<Vec<String>> = vec![Vec::new(); 4];
-    for line in run.jsonl().iter().filter(|l| l["type"] == "return") {
-        assert_eq!(line["state"], "returned", "{line}");
-        steps[line["step"].as_u64().unwrap() as usize]
-            .push(line["minion"].as_str().unwrap().to_string());
-    }
-    for s in &mut steps {
-        s.sort();
-    }
+    let steps = run.minions_per_step("returned");
     assert_eq!(
         steps,
         vec![
