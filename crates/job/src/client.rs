@@ -1,7 +1,7 @@
 //! Publishing jobs and collecting their returns, as `salt.client.LocalClient`
 //! does on the master host, with an honest end state for every minion.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -704,13 +704,4 @@ impl LocalRun {
         }
         self.tracker.finish();
     }
-}
-
-/// Results grouped by minion id, for callers that want a map like `LocalClient.cmd`.
-pub fn by_minion(report: &JobReport) -> BTreeMap<&str, &MinionResult> {
-    report
-        .results
-        .iter()
-        .map(|r| (r.minion.as_str(), r))
-        .collect()
 }

@@ -2,8 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use saltwire_transport::io::TransportError;
-
 /// Everything that can stop a job before its returns are collected.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,14 +105,5 @@ impl Error {
     /// The input (flags, config, plan) is at fault.
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Usage(_) | Error::Config { .. })
-    }
-}
-
-impl From<TransportError> for Error {
-    fn from(e: TransportError) -> Error {
-        Error::MasterUnreachable {
-            endpoint: String::new(),
-            detail: e.to_string(),
-        }
     }
 }
